@@ -1,0 +1,3 @@
+from .weak_labels import LoadImageLevelLabels, PackWeakSegInputs
+
+__all__ = ['LoadImageLevelLabels', 'PackWeakSegInputs']

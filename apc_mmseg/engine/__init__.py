@@ -1,0 +1,3 @@
+from .unfreeze_step_lr import UnfreezeStepLR
+
+__all__ = ['UnfreezeStepLR']

@@ -1,0 +1,3 @@
+from .akp_head import AKPHead
+
+__all__ = ['AKPHead']

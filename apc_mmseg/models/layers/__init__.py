@@ -1,0 +1,5 @@
+from .pooling import (AdaptiveKPooling, FixedKPooling, GlobalAvgPooling,
+                      TopKMeanPooling, build_pooling)
+
+__all__ = ['AdaptiveKPooling', 'FixedKPooling', 'GlobalAvgPooling',
+           'TopKMeanPooling', 'build_pooling']

@@ -1,0 +1,3 @@
+from .hv_bilstm import HVBiLSTM
+
+__all__ = ['HVBiLSTM']

@@ -1,0 +1,86 @@
+from typing import Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
+from mmseg.registry import MODELS
+from torch import Tensor
+
+
+@MODELS.register_module()
+class HVBiLSTM(BaseModule):
+    """Horizontal-vertical bidirectional LSTM neck of ViT-PCM (METHOD §2.2).
+
+    One bidirectional LSTM runs along the width of every row and a second one
+    (own weights) along the height of every column; their outputs are
+    concatenated. Shapes: level ``in_index`` ``[B, D, H, W]`` becomes
+    ``[B, 4h, H, W]`` (h = ``hidden_channels``, D/4 by default, so 4h = D);
+    the other levels pass through unchanged.
+
+    Args:
+        in_channels (int): D, channels of the refined level.
+        hidden_channels (int, optional): h per direction. Defaults to D // 4.
+        dropout (float): Dropout on the input (a single-layer ``nn.LSTM``
+            ignores its own ``dropout``). Defaults to 0.2.
+        in_index (int): Which level of the input tuple to refine.
+        forget_bias (float): Initial forget-gate bias. Defaults to 1.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 hidden_channels: Optional[int] = None,
+                 dropout: float = 0.2,
+                 in_index: int = -1,
+                 forget_bias: float = 1.0,
+                 init_cfg=None):
+        super().__init__(init_cfg)
+        if hidden_channels is None:
+            if in_channels % 4:
+                raise ValueError(
+                    f'in_channels={in_channels} is not divisible by 4; '
+                    'set hidden_channels explicitly')
+            hidden_channels = in_channels // 4
+        self.in_channels = in_channels
+        self.hidden_channels = hidden_channels
+        self.out_channels = 4 * hidden_channels
+        self.in_index = in_index
+        self.forget_bias = forget_bias
+        self.dropout = nn.Dropout(dropout)
+        self.lstm_h = nn.LSTM(in_channels, hidden_channels, batch_first=True,
+                              bidirectional=True)
+        self.lstm_v = nn.LSTM(in_channels, hidden_channels, batch_first=True,
+                              bidirectional=True)
+        self._init_forget_bias()
+
+    def _init_forget_bias(self):
+        # PyTorch packs the gates as (input, forget, cell, output) and adds
+        # bias_ih + bias_hh: put the whole forget bias on bias_ih.
+        h = self.hidden_channels
+        for lstm in (self.lstm_h, self.lstm_v):
+            for name, p in lstm.named_parameters():
+                if name.startswith('bias'):
+                    with torch.no_grad():
+                        p[h:2 * h] = self.forget_bias if 'ih' in name else 0.
+
+    def init_weights(self):
+        super().init_weights()
+        self._init_forget_bias()
+
+    @staticmethod
+    def _scan(lstm: nn.LSTM, seqs: Tensor) -> Tensor:
+        """``[N, L, D] -> [N, L, 2h]``."""
+        return lstm(seqs)[0]
+
+    def refine(self, x: Tensor) -> Tensor:
+        """``[B, D, H, W] -> [B, 4h, H, W]``."""
+        B, D, H, W = x.shape
+        x = self.dropout(x).permute(0, 2, 3, 1)  # B, H, W, D
+        rows = self._scan(self.lstm_h, x.reshape(B * H, W, D)).reshape(B, H, W, -1)
+        cols = self._scan(self.lstm_v, x.transpose(1, 2).reshape(B * W, H, D))
+        cols = cols.reshape(B, W, H, -1).transpose(1, 2)
+        return torch.cat([rows, cols], dim=-1).permute(0, 3, 1, 2).contiguous()
+
+    def forward(self, inputs: Sequence[Tensor]) -> Tuple[Tensor, ...]:
+        outs = list(inputs)
+        outs[self.in_index] = self.refine(outs[self.in_index])
+        return tuple(outs)

@@ -1,0 +1,3 @@
+from .apc_segmentor import APCSegmentor
+
+__all__ = ['APCSegmentor']

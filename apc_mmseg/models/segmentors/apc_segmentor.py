@@ -1,0 +1,192 @@
+from typing import List, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmengine.structures import PixelData
+from mmseg.models.segmentors import EncoderDecoder
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+from torch import Tensor
+
+from ...postprocessing import CRF_DEFAULTS, dense_crf_batch
+
+
+def stack_image_labels(data_samples: Sequence[SegDataSample], num_classes: int) -> Tensor:
+    """``gt_image_labels`` of every sample as ``[B, C+1]`` (float)."""
+    labels = []
+    for ds in data_samples:
+        if 'gt_image_labels' not in ds:
+            raise KeyError(f"sample {ds.metainfo.get('img_path', '?')} has no "
+                           "gt_image_labels: add LoadImageLevelLabels to the pipeline")
+        labels.append(ds.gt_image_labels)
+    labels = torch.stack(labels).float()
+    if labels.shape[1] != num_classes:
+        raise ValueError(f'image labels have {labels.shape[1]} classes but the '
+                         f'model has {num_classes} (background included)')
+    return labels
+
+
+@MODELS.register_module()
+class APCSegmentor(EncoderDecoder):
+    """APC: one-stage weakly supervised segmentation (APC Fig. 2).
+
+    Training (``loss``): backbone levels -> neck (HV-BiLSTM refines the last
+    level into Z) -> weak head (patch probabilities P, L_cls by adaptive-K
+    pooling, detached patch-to-pixel pseudo labels) -> patch contrast on
+    (Z, P) (L_pcl) -> decode head trained on the pseudo labels (L_seg).
+    Image-level labels come from each sample's ``gt_image_labels``
+    ``[C+1]``; no pixel mask is read.
+
+    Inference (``predict``), chosen by ``test_cfg``:
+
+    - ``output``: ``'decode'`` (decode head, needs no labels) or ``'patch'``
+      (the weak head's P after class-merge; ``use_gt_labels=True`` keeps only
+      the classes of ``gt_image_labels``, as for pseudo masks).
+    - ``size``: the model resizes its input to this (h, w) (None: as given)
+      and its output back; ``scales`` multiply it; ``flip`` adds the mirrored
+      image. Probabilities are averaged.
+    - ``crf``: None, or a dict of ``dense_crf`` options (``True`` for
+      METHOD's defaults, plus ``workers``), applied at the original size on
+      the present classes (those predicted or, with labels, those labelled).
+
+    ``seg_logits`` of the results hold class probabilities.
+
+    Args:
+        weak_head (dict): ``AKPHead`` config.
+        pcl_loss (dict, optional): ``PatchContrastLoss`` config; None
+            disables L_pcl (the Table 7 ablation; ``loss_pcl`` stays 0).
+        Other args as mmseg's ``EncoderDecoder``.
+    """
+
+    def __init__(self, backbone: dict, decode_head: dict, weak_head: dict,
+                 pcl_loss: Optional[dict] = dict(type='PatchContrastLoss'),
+                 neck: Optional[dict] = None, train_cfg: Optional[dict] = None,
+                 test_cfg: Optional[dict] = None, data_preprocessor=None,
+                 pretrained=None, init_cfg=None):
+        super().__init__(backbone=backbone, decode_head=decode_head, neck=neck,
+                         train_cfg=train_cfg, test_cfg=test_cfg,
+                         data_preprocessor=data_preprocessor,
+                         pretrained=pretrained, init_cfg=init_cfg)
+        self.weak_head = MODELS.build(weak_head)
+        self.pcl_loss = MODELS.build(pcl_loss) if pcl_loss else None
+        if self.weak_head.num_classes != self.num_classes:
+            raise ValueError(
+                f'weak_head.num_classes={self.weak_head.num_classes} differs from '
+                f'decode_head.num_classes={self.num_classes}')
+
+    # ------------------------------------------------------------ training
+    def loss(self, inputs: Tensor, data_samples: List[SegDataSample]) -> dict:
+        labels = stack_image_labels(data_samples, self.num_classes)
+        feats = self.extract_feat(inputs)
+        probs = self.weak_head(feats)
+        losses = self.weak_head.loss(probs, labels)
+        losses['loss_pcl'] = self._pcl(feats[self.weak_head.in_index], probs, labels)
+        pseudo = self.weak_head.pseudo_labels(
+            probs, labels, inputs.shape[2:],
+            [ds.metainfo.get('img_shape', inputs.shape[2:]) for ds in data_samples])
+        losses.update(self.decode_head.loss(
+            feats, self._with_pseudo_masks(data_samples, pseudo), self.train_cfg))
+        return losses
+
+    def _pcl(self, z: Tensor, probs: Tensor, labels: Tensor) -> Tensor:
+        if self.pcl_loss is None:
+            return z.new_zeros(())  # same loss keys on every run and rank
+        return self.pcl_loss(z, probs, labels)
+
+    @staticmethod
+    def _with_pseudo_masks(data_samples, pseudo: Tensor) -> List[SegDataSample]:
+        out = []
+        for ds, mask in zip(data_samples, pseudo):
+            new = SegDataSample(metainfo=ds.metainfo)
+            new.gt_sem_seg = PixelData(data=mask[None])
+            out.append(new)
+        return out
+
+    # ----------------------------------------------------------- inference
+    def predict(self, inputs: Tensor,
+                data_samples: Optional[List[SegDataSample]] = None) -> List[SegDataSample]:
+        if data_samples is not None:
+            metas = [ds.metainfo for ds in data_samples]
+        else:
+            metas = [dict(ori_shape=inputs.shape[2:], img_shape=inputs.shape[2:],
+                          pad_shape=inputs.shape[2:], padding_size=[0, 0, 0, 0])
+                     ] * inputs.shape[0]
+        labels = None
+        if self.test_cfg.get('output', 'decode') == 'patch' and \
+                self.test_cfg.get('use_gt_labels', True):
+            if data_samples is None:
+                raise ValueError("test_cfg output='patch' with use_gt_labels needs "
+                                 'data samples carrying gt_image_labels')
+            labels = stack_image_labels(data_samples, self.num_classes).to(inputs.device)
+        probs = self.inference(inputs, metas, labels)
+        results = self.postprocess_result(probs, data_samples)
+        if self.test_cfg.get('crf'):
+            self._refine_with_crf(inputs, results, labels)
+        return results
+
+    def inference(self, inputs: Tensor, batch_img_metas: List[dict],
+                  image_labels: Optional[Tensor] = None) -> Tensor:
+        """Class probabilities ``[B, C+1, H, W]`` at the input's size."""
+        H, W = inputs.shape[2:]
+        size = self.test_cfg.get('size', None) or (H, W)
+        scales = self.test_cfg.get('scales', (1.0,))
+        flips = (False, True) if self.test_cfg.get('flip', False) else (False,)
+        total = 0.
+        for scale in scales:
+            scaled = (int(round(size[0] * scale)), int(round(size[1] * scale)))
+            x = inputs if scaled == (H, W) else F.interpolate(
+                inputs, scaled, mode='bilinear', align_corners=False)
+            for flip in flips:
+                probs = self._probs(x.flip(-1) if flip else x, image_labels)
+                probs = probs.flip(-1) if flip else probs
+                total = total + F.interpolate(probs, (H, W), mode='bilinear',
+                                              align_corners=False)
+        return total / (len(scales) * len(flips))
+
+    def _probs(self, inputs: Tensor, image_labels: Optional[Tensor]) -> Tensor:
+        feats = self.extract_feat(inputs)
+        if self.test_cfg.get('output', 'decode') == 'patch':
+            return self.weak_head.class_merge(self.weak_head(feats),
+                                              image_labels).clamp_min(0)
+        return self.decode_head(feats).softmax(dim=1)
+
+    def _refine_with_crf(self, inputs: Tensor, results: List[SegDataSample],
+                         labels: Optional[Tensor]) -> None:
+        cfg = dict(CRF_DEFAULTS)
+        if isinstance(self.test_cfg.crf, dict):
+            cfg.update(self.test_cfg.crf)
+        workers = cfg.pop('workers', 1)
+        images, probs, classes = [], [], []
+        for i, res in enumerate(results):
+            p = res.seg_logits.data.float()
+            if self.test_cfg.get('output', 'decode') == 'patch':
+                p = self._masked_softmax(p, None if labels is None else labels[i])
+            images.append(self._rgb_image(inputs[i], res.metainfo, p.shape[1:]))
+            probs.append(p.cpu().numpy())
+            present = (labels[i] > 0).nonzero()[:, 0] if labels is not None \
+                else p.argmax(0).unique()
+            classes.append(present.tolist())
+        refined = dense_crf_batch(images, probs, classes, workers=workers, **cfg)
+        for res, q in zip(results, refined):
+            q = torch.from_numpy(q).to(res.seg_logits.data.device)
+            res.seg_logits = PixelData(data=q)
+            res.pred_sem_seg = PixelData(data=q.argmax(0, keepdim=True))
+
+    @staticmethod
+    def _masked_softmax(scores: Tensor, labels: Optional[Tensor]) -> Tensor:
+        """Softmax of class-merged scores over the labelled classes (METHOD §4)."""
+        if labels is not None:
+            scores = scores.masked_fill(labels[:, None, None] <= 0, float('-inf'))
+        return scores.softmax(0)
+
+    def _rgb_image(self, img: Tensor, meta: dict, size) -> np.ndarray:
+        """Undo the preprocessor's normalisation and padding: uint8 RGB at ``size``."""
+        pre = self.data_preprocessor
+        img = img * pre.std + pre.mean if getattr(pre, '_enable_normalize', False) else img
+        h, w = meta.get('img_shape', img.shape[1:])
+        img = F.interpolate(img[None, :, :h, :w].float(), tuple(size), mode='bilinear',
+                            align_corners=False)[0]
+        if not getattr(pre, 'channel_conversion', False):
+            img = img.flip(0)  # the preprocessor kept OpenCV's BGR order
+        return img.clamp(0, 255).round().byte().permute(1, 2, 0).cpu().numpy()

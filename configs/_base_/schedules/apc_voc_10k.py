@@ -1,0 +1,20 @@
+# METHOD §3: Adam; lr 1e-3 for 2 epochs with the ViT held (neck and heads
+# train), then 1e-4 for everything with the last 5 ViT blocks unfrozen.
+# VOC train_aug at batch 16: 662 iterations an epoch; 10k iterations ~ 15 epochs.
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='Adam', lr=1e-3, weight_decay=0.0),
+    # `delayed` marks the backbone's param groups for UnfreezeStepLR.
+    paramwise_cfg=dict(custom_keys={'backbone': dict(delayed=True)}))
+param_scheduler = [dict(type='UnfreezeStepLR', milestone=1323, gamma=0.1, by_epoch=False)]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=10000, val_interval=1000)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=1000,
+                    max_keep_ckpts=2, save_best='mIoU'),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='SegVisualizationHook'))

@@ -1,0 +1,45 @@
+# The README's demo: a small ViT with the APC neck and heads, trained from
+# scratch on CPU on the data of tools/make_demo_data.py (VOC layout, 3 classes).
+_base_ = [
+    '../_base_/models/apc_vit-b16.py', '../_base_/datasets/weak_voc12.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/apc_voc_10k.py'
+]
+crop_size = (96, 96)
+num_classes = 4
+metainfo = dict(classes=('background', 'disc', 'square', 'triangle'),
+                palette=[[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0]])
+data_root = 'data/demo'
+norm_cfg = dict(type='GN', num_groups=16, requires_grad=True)
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(
+        arch=dict(embed_dims=96, num_layers=4, num_heads=3, feedforward_channels=192),
+        img_size=crop_size[0], patch_size=8, out_indices=(0, 1, 2, 3),
+        frozen_stages=-1, init_cfg=None),
+    neck=dict(in_channels=96),
+    weak_head=dict(in_channels=96, num_classes=num_classes),
+    decode_head=dict(in_channels=[96] * 4, channels=64, num_classes=num_classes,
+                     norm_cfg=norm_cfg),
+    test_cfg=dict(size=crop_size))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageLevelLabels', num_classes=num_classes),
+    dict(type='Resize', scale=crop_size, keep_ratio=False),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackWeakSegInputs'),
+]
+train_dataloader = dict(
+    batch_size=8, num_workers=1, persistent_workers=True,
+    dataset=dict(data_root=data_root, metainfo=metainfo, ann_file='ImageSets/Segmentation/train.txt',
+                 pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1, num_workers=1, persistent_workers=True,
+    dataset=dict(data_root=data_root, metainfo=metainfo))
+test_dataloader = val_dataloader
+
+optim_wrapper = dict(optimizer=dict(lr=1e-3), paramwise_cfg=dict(_delete_=True, custom_keys={}))
+param_scheduler = [dict(type='UnfreezeStepLR', milestone=10 ** 9, by_epoch=False)]
+train_cfg = dict(max_iters=300, val_interval=300)
+default_hooks = dict(logger=dict(interval=20),
+                     checkpoint=dict(interval=300, save_best=None))

@@ -1,0 +1,5 @@
+# APC, ViT-B/16, PASCAL VOC 2012 (the paper's recipe, METHOD.md §3).
+_base_ = [
+    '../_base_/models/apc_vit-b16.py', '../_base_/datasets/weak_voc12.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/apc_voc_10k.py'
+]

@@ -1,0 +1,21 @@
+from setuptools import find_packages, setup
+
+
+def read_requirements(path='requirements.txt'):
+    with open(path) as f:
+        return [line.split('#')[0].strip() for line in f
+                if line.split('#')[0].strip()]
+
+
+setup(
+    name='apc_mmseg',
+    version='0.1.0',
+    description='APC (Adaptive Patch Contrast) weakly supervised semantic '
+    'segmentation as an MMSegmentation 1.x plugin',
+    long_description=open('README.md').read() if __import__('os').path.exists('README.md') else '',
+    long_description_content_type='text/markdown',
+    packages=find_packages(include=['apc_mmseg', 'apc_mmseg.*']),
+    python_requires='>=3.9',
+    install_requires=read_requirements(),
+    license='Apache-2.0',
+)

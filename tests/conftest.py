@@ -1,0 +1,72 @@
+import os
+import os.path as osp
+import sys
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(REPO, 'tools'))
+sys.path.insert(0, REPO)
+
+import apc_mmseg  # noqa: E402,F401  (registers components)
+
+
+@pytest.fixture(scope='session')
+def repo_root():
+    return REPO
+
+
+@pytest.fixture(scope='session')
+def demo_data(tmp_path_factory):
+    """A small VOC-layout weak-label data set (16 train, 4 val images)."""
+    from make_demo_data import generate
+    return generate(str(tmp_path_factory.mktemp('demo_data')), num_train=16, num_val=4, seed=0)
+
+
+def tiny_cfg_options(data_root, max_iters=4):
+    """Overrides that shrink configs/apc/apc_demo_cpu.py to a seconds-long run."""
+    return {
+        'train_dataloader.dataset.data_root': data_root,
+        'val_dataloader.dataset.data_root': data_root,
+        'test_dataloader.dataset.data_root': data_root,
+        'train_dataloader.batch_size': 2,
+        'train_dataloader.num_workers': 0,
+        'train_dataloader.persistent_workers': False,
+        'val_dataloader.num_workers': 0,
+        'val_dataloader.persistent_workers': False,
+        'test_dataloader.num_workers': 0,
+        'test_dataloader.persistent_workers': False,
+        'model.data_preprocessor.size': (64, 64),
+        'model.backbone.img_size': 64,
+        'model.test_cfg.size': (64, 64),
+        'train_dataloader.dataset.pipeline.2.scale': (64, 64),
+        'train_cfg.max_iters': max_iters,
+        'train_cfg.val_interval': max_iters,
+        'default_hooks.checkpoint.interval': max_iters,
+        'default_hooks.logger.interval': 1,
+        'randomness.seed': 0,
+    }
+
+
+@pytest.fixture
+def tiny_options(demo_data):
+    return tiny_cfg_options(demo_data)
+
+
+def cfg_options_argv(options):
+    """``--cfg-options`` words for the command line tools."""
+    words = []
+    for k, v in options.items():
+        if isinstance(v, tuple):
+            v = '(' + ','.join(str(x) for x in v) + ')'
+        elif isinstance(v, dict):
+            v = 'dict(' + ','.join(f'{a}={b}' for a, b in v.items()) + ')'
+        words.append(f'{k}={v}')
+    return ['--cfg-options'] + words
+
+
+def tool_env():
+    env = dict(os.environ)
+    env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
+    env.setdefault('OMP_NUM_THREADS', '1')
+    return env

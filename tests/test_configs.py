@@ -1,0 +1,69 @@
+"""Every config under configs/apc builds, and shrunk to a tiny size trains and predicts."""
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmseg.registry import MODELS
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs/apc/*.py')))
+
+
+def shrink(model_cfg):
+    """Overrides that keep each backbone's type but make it tiny (no weights)."""
+    bb = model_cfg.backbone
+    bb.init_cfg = None
+    kind = bb.type.split('.')[-1]
+    if kind == 'VisionTransformer':
+        bb.update(arch=dict(embed_dims=32, num_layers=4, num_heads=2, feedforward_channels=64),
+                  img_size=64, frozen_stages=min(bb.get('frozen_stages', -1), 2))
+        chans = [32] * len(bb.out_indices)
+    elif kind == 'MixVisionTransformer':
+        bb.update(embed_dims=8, num_layers=[1, 1, 1, 1])
+        chans = [8 * h for h in bb.num_heads]
+    elif kind == 'ConvNeXt':
+        bb.update(arch=dict(depths=[1, 1, 1, 1], channels=[8, 16, 32, 64]))
+        chans = [8, 16, 32, 64]
+    elif kind == 'ResNetV1c' or kind == 'ResNet':
+        bb.update(depth=18, base_channels=8, stem_channels=8)
+        chans = [8, 16, 32, 64]
+    else:
+        raise AssertionError(f'add a shrink rule for {kind}')
+    last = chans[-1]
+    model_cfg.neck.in_channels = last
+    model_cfg.weak_head.in_channels = last
+    model_cfg.decode_head.update(in_channels=chans, channels=16,
+                                 norm_cfg=dict(type='GN', num_groups=4, requires_grad=True))
+    model_cfg.data_preprocessor.size = (64, 64)
+    model_cfg.test_cfg.size = (64, 64)
+    return model_cfg
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
+def test_config_builds_and_runs_when_shrunk(path):
+    cfg = Config.fromfile(path)
+    assert cfg.default_scope == 'mmseg'
+    assert 'apc_mmseg' in cfg.custom_imports.imports
+    assert cfg.model.type == 'APCSegmentor'
+    full = MODELS.build(cfg.model)  # the real size builds (no weights loaded)
+    label_loader = [t for t in cfg.train_dataloader.dataset.pipeline
+                    if t.type == 'LoadImageLevelLabels']
+    assert [t.num_classes for t in label_loader] == [full.num_classes]
+    del full
+
+    torch.manual_seed(0)
+    model = MODELS.build(shrink(cfg.model))
+    C = model.num_classes
+    from test_models.test_apc_segmentor import batch
+    labels = [[1] + [0] * (C - 1), [1, 1] + [0] * (C - 2)]
+    data = model.data_preprocessor(batch(size=(64, 64), labels=labels), True)
+    losses = model(**data, mode='loss')
+    assert {'loss_cls', 'loss_pcl', 'loss_seg'} <= set(losses)
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    model.eval()
+    with torch.no_grad():
+        out = model(**model.data_preprocessor(batch(size=(64, 64), labels=labels), False),
+                    mode='predict')
+    assert out[0].pred_sem_seg.data.shape == (1, 64, 64)

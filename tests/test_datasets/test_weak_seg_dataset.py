@@ -1,0 +1,125 @@
+import json
+import os
+import os.path as osp
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from apc_mmseg.datasets import (LoadImageLevelLabels, WeakCOCODataset,
+                                WeakSegDataset, WeakVOCDataset, read_image_labels,
+                                voc_palette)
+
+DEMO_META = dict(classes=('background', 'disc', 'square', 'triangle'))
+
+
+def make_dataset(root, **kw):
+    args = dict(data_root=root, metainfo=DEMO_META,
+                data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
+                ann_file='ImageSets/Segmentation/train.txt', labels_file='cls_labels.json')
+    args.update(kw)
+    return WeakSegDataset(**args)
+
+
+@pytest.fixture
+def data_copy(demo_data, tmp_path):
+    dst = str(tmp_path / 'data')
+    shutil.copytree(demo_data, dst)
+    return dst
+
+
+def test_labels_match_the_masks(demo_data):
+    ds = make_dataset(demo_data)
+    assert len(ds) == 16
+    for info in (ds.get_data_info(i) for i in range(len(ds))):
+        from PIL import Image
+        mask = np.array(Image.open(info['seg_map_path']))
+        assert info['image_labels'] == sorted(set(np.unique(mask).tolist()) - {0})
+
+
+def test_pipeline_packs_multi_hot_labels_with_background(demo_data):
+    ds = make_dataset(demo_data, data_prefix=dict(img_path='JPEGImages'), pipeline=[
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadImageLevelLabels', num_classes=4),
+        dict(type='PackWeakSegInputs'),
+    ])
+    sample = ds[0]['data_samples']
+    labels = sample.gt_image_labels
+    assert labels.dtype == torch.float32 and labels.shape == (4,)
+    assert labels[0] == 1
+    want = torch.zeros(4)
+    want[0] = 1
+    want[ds.get_data_info(0)['image_labels']] = 1
+    assert torch.equal(labels, want)
+    assert 'gt_sem_seg' not in sample  # training reads no mask
+
+
+def test_missing_image_names_the_file(data_copy):
+    os.remove(osp.join(data_copy, 'JPEGImages', 'train_00003.jpg'))
+    with pytest.raises(FileNotFoundError, match='train_00003.jpg'):
+        make_dataset(data_copy)
+
+
+def test_labels_file_without_an_image_of_the_split(data_copy):
+    path = osp.join(data_copy, 'cls_labels.json')
+    table = json.load(open(path))
+    del table['train_00005']
+    json.dump(table, open(path, 'w'))
+    with pytest.raises(KeyError, match="cls_labels.json has no labels for image 'train_00005'"):
+        make_dataset(data_copy)
+
+
+def test_unknown_class_name(data_copy):
+    path = osp.join(data_copy, 'cls_labels.json')
+    table = json.load(open(path))
+    table['train_00001'] = ['disc', 'hexagon']
+    json.dump(table, open(path, 'w'))
+    with pytest.raises(ValueError, match=r"cls_labels.json: image 'train_00001'.*hexagon"):
+        make_dataset(data_copy)
+
+
+def test_empty_split(data_copy):
+    open(osp.join(data_copy, 'ImageSets/Segmentation/empty.txt'), 'w').write('\n')
+    with pytest.raises(ValueError, match='empty.txt lists no images'):
+        make_dataset(data_copy, ann_file='ImageSets/Segmentation/empty.txt')
+
+
+def test_corrupt_labels_file(data_copy):
+    open(osp.join(data_copy, 'cls_labels.json'), 'w').write('{"a": [')
+    with pytest.raises(ValueError, match='cls_labels.json: not valid JSON'):
+        make_dataset(data_copy)
+
+
+def test_class_list_must_start_with_background(demo_data):
+    with pytest.raises(ValueError, match="start with 'background'"):
+        make_dataset(demo_data, metainfo=dict(classes=('disc', 'square')))
+
+
+def test_toco_onehot_npy(tmp_path):
+    classes = WeakVOCDataset.METAINFO['classes']
+    vec = np.zeros(20, np.float32)
+    vec[[0, 14]] = 1  # aeroplane, person
+    path = str(tmp_path / 'cls_labels_onehot.npy')
+    np.save(path, {'2007_000032': vec})
+    assert read_image_labels(path, classes) == {'2007_000032': [1, 15]}
+    np.save(path, {'2007_000032': np.zeros(80)})
+    with pytest.raises(ValueError, match='has 80 entries, the class list has 20'):
+        read_image_labels(path, classes)
+
+
+def test_label_index_out_of_range():
+    t = LoadImageLevelLabels(num_classes=4)
+    with pytest.raises(ValueError, match='x.jpg: class index out of range'):
+        t(dict(img_path='x.jpg', image_labels=[1, 4]))
+    with pytest.raises(KeyError, match='x.jpg has no image_labels'):
+        t(dict(img_path='x.jpg'))
+
+
+def test_metainfo_and_palette():
+    assert len(WeakVOCDataset.METAINFO['classes']) == 21
+    assert len(WeakCOCODataset.METAINFO['classes']) == 81
+    palette = voc_palette(81)
+    assert palette[:4] == [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0]]
+    assert palette[15] == [192, 128, 128]  # VOC person
+    assert len({tuple(p) for p in palette}) == 81

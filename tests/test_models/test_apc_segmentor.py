@@ -1,0 +1,175 @@
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+from apc_mmseg.models import APCSegmentor
+
+NUM_CLASSES = 4
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def tiny_model_cfg(**test_cfg):
+    cfg = Config.fromfile(osp.join(REPO, 'configs/apc/apc_demo_cpu.py')).model
+    cfg.data_preprocessor.size = (32, 32)
+    cfg.backbone.update(img_size=32, arch=dict(embed_dims=32, num_layers=2, num_heads=2,
+                                               feedforward_channels=64),
+                        out_indices=(0, 1))
+    cfg.neck.in_channels = 32
+    cfg.weak_head.in_channels = 32
+    cfg.decode_head.update(in_channels=[32, 32], in_index=[0, 1], channels=16,
+                           norm_cfg=dict(type='GN', num_groups=4, requires_grad=True))
+    cfg.test_cfg.update(size=(32, 32), **test_cfg)
+    return cfg
+
+
+def batch(n=2, size=(32, 32), labels=((1, 1, 0, 0), (1, 0, 1, 1)), ori=None, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    inputs = [torch.randint(0, 256, (3, *size), generator=g, dtype=torch.uint8) for _ in range(n)]
+    samples = []
+    for i in range(n):
+        ds = SegDataSample(metainfo=dict(img_shape=size, ori_shape=ori or size,
+                                         pad_shape=size, padding_size=[0, 0, 0, 0]))
+        ds.gt_image_labels = torch.tensor(labels[i], dtype=torch.float32)
+        ds.gt_sem_seg = PixelData(data=torch.zeros(1, *(ori or size), dtype=torch.long))
+        samples.append(ds)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+@pytest.fixture
+def model():
+    torch.manual_seed(0)
+    return MODELS.build(tiny_model_cfg())
+
+
+def test_loss_keys_and_finite(model):
+    data = model.data_preprocessor(batch(), True)
+    losses = model(**data, mode='loss')
+    assert set(losses) == {'loss_cls', 'loss_pcl', 'loss_seg', 'acc_seg'}
+    assert all(torch.isfinite(v).all() for v in losses.values())
+
+
+def test_every_trainable_parameter_gets_a_gradient(model):
+    data = model.data_preprocessor(batch(), True)
+    losses = model(**data, mode='loss')
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    total.backward()
+    missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert missing == []
+
+
+def test_loss_seg_finite_when_every_pixel_is_ignored(model):
+    data = model.data_preprocessor(batch(), True)
+    for ds in data['data_samples']:
+        ds.set_metainfo(dict(img_shape=(0, 0)))  # all padding -> all 255
+    losses = model(**data, mode='loss')
+    assert torch.isfinite(losses['loss_seg']) and losses['loss_seg'].item() == 0.0
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+
+
+def test_without_pcl_the_key_stays(model):
+    cfg = tiny_model_cfg()
+    cfg.pcl_loss = None
+    m = MODELS.build(cfg)
+    losses = m(**m.data_preprocessor(batch(), True), mode='loss')
+    assert losses['loss_pcl'].item() == 0.0
+
+
+def test_wrong_label_length_is_a_clear_error(model):
+    data = model.data_preprocessor(batch(labels=((1, 1, 0), (1, 0, 1))), True)
+    with pytest.raises(ValueError, match='image labels have 3 classes but the model has 4'):
+        model(**data, mode='loss')
+
+
+def test_num_classes_must_agree():
+    cfg = tiny_model_cfg()
+    cfg.weak_head.num_classes = 5
+    with pytest.raises(ValueError, match='weak_head.num_classes=5 differs'):
+        MODELS.build(cfg)
+
+
+def test_one_step_lowers_the_loss(model):
+    data = model.data_preprocessor(batch(), True)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+
+    def total():
+        torch.manual_seed(0)  # the same dropout masks each time
+        losses = model(**data, mode='loss')
+        return sum(v for k, v in losses.items() if 'loss' in k)
+
+    before = total()
+    before.backward()
+    opt.step()
+    with torch.no_grad():
+        after = total()
+    assert after.item() < before.item()
+
+
+def test_predict_decode_at_original_size(model):
+    model.eval()
+    data = model.data_preprocessor(batch(ori=(40, 50)), False)
+    with torch.no_grad():
+        out = model(**data, mode='predict')
+    assert out[0].pred_sem_seg.data.shape == (1, 40, 50)
+    probs = out[0].seg_logits.data
+    assert probs.shape == (NUM_CLASSES, 40, 50)
+    torch.testing.assert_close(probs.sum(0), torch.ones(40, 50))
+
+
+def test_predict_patch_mode_restricted_to_labels(model):
+    model.test_cfg.update(output='patch', use_gt_labels=True, flip=True, scales=(1.0, 1.5))
+    model.eval()
+    data = model.data_preprocessor(batch(), False)
+    with torch.no_grad():
+        out = model(**data, mode='predict')
+    assert set(out[0].pred_sem_seg.data.unique().tolist()) <= {0, 1}
+    assert set(out[1].pred_sem_seg.data.unique().tolist()) <= {0, 2, 3}
+    assert out[0].seg_logits.data[2:].abs().max() == 0  # absent classes score 0
+
+
+def test_patch_mode_needs_labels(model):
+    model.test_cfg.update(output='patch')
+    model.eval()
+    with pytest.raises(ValueError, match='needs data samples'):
+        model.predict(torch.zeros(1, 3, 32, 32))
+
+
+def test_predict_with_crf_keeps_labelled_classes(model):
+    model.test_cfg.update(output='patch', crf=dict(iterations=2))
+    model.eval()
+    data = model.data_preprocessor(batch(), False)
+    with torch.no_grad():
+        out = model(**data, mode='predict')
+    assert set(out[1].pred_sem_seg.data.unique().tolist()) <= {0, 2, 3}
+    torch.testing.assert_close(out[1].seg_logits.data.sum(0), torch.ones(32, 32))
+
+
+def test_flip_averages_the_mirrored_prediction(model):
+    model.eval()
+    x = torch.randn(1, 3, 32, 32)
+    metas = [dict(ori_shape=(32, 32), img_shape=(32, 32), pad_shape=(32, 32))]
+    with torch.no_grad():
+        plain = model.inference(x, metas)
+        mirrored = model.inference(x.flip(-1), metas).flip(-1)
+        model.test_cfg.flip = True
+        both = model.inference(x, metas)
+    torch.testing.assert_close(both, (plain + mirrored) / 2)
+
+
+def test_is_an_encoder_decoder():
+    from mmseg.models.segmentors import EncoderDecoder
+    assert issubclass(APCSegmentor, EncoderDecoder)
+
+
+def test_rgb_image_undoes_normalisation(model):
+    img = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)  # BGR
+    data = model.data_preprocessor(dict(inputs=[torch.from_numpy(img).permute(2, 0, 1)],
+                                        data_samples=[SegDataSample(metainfo=dict(
+                                            img_shape=(32, 32)))]), False)
+    rgb = model._rgb_image(data['inputs'][0], dict(img_shape=(32, 32)), (32, 32))
+    assert np.abs(rgb.astype(int) - img[..., ::-1].astype(int)).max() <= 1

@@ -1,0 +1,104 @@
+"""The mmseg-style tools end to end on CPU: 2-process training, testing,
+inference APIs on the checkpoint it wrote."""
+import glob
+import os
+import os.path as osp
+import re
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import REPO, cfg_options_argv, tiny_cfg_options, tool_env
+
+CONFIG = osp.join(REPO, 'configs/apc/apc_demo_cpu.py')
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def run(cmd, env, timeout=600):
+    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, f'{cmd} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}'
+    return proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory, demo_data):
+    """tools/dist_train.sh with 2 CPU processes; returns (work_dir, checkpoint)."""
+    work_dir = str(tmp_path_factory.mktemp('dist_train'))
+    env = tool_env()
+    env.update(PORT=str(free_port()), PYTHON=sys.executable, CUDA_VISIBLE_DEVICES='')
+    options = tiny_cfg_options(demo_data, max_iters=4)
+    log = run(['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir', work_dir]
+              + cfg_options_argv(options), env)
+    ckpt = osp.join(work_dir, 'iter_4.pth')
+    assert osp.isfile(ckpt), log[-3000:]
+    return work_dir, ckpt, options
+
+
+def test_dist_train_runs_two_processes_and_saves_a_checkpoint(trained):
+    work_dir, ckpt, _ = trained
+    logs = glob.glob(osp.join(work_dir, '*', '*.log'))
+    text = open(logs[0]).read()
+    assert 'world_size: 2' in text or "'world_size': 2" in text or 'Distributed launcher: pytorch' in text
+    assert 'gloo' in text
+    state = torch.load(ckpt, map_location='cpu', weights_only=False)
+    assert state['meta']['iter'] == 4
+    assert any(k.startswith('weak_head.') for k in state['state_dict'])
+
+
+def test_tools_test_reports_miou(trained, tmp_path):
+    _, ckpt, options = trained
+    out_dir = str(tmp_path / 'preds')
+    log = run([sys.executable, 'tools/test.py', CONFIG, ckpt, '--work-dir', str(tmp_path),
+               '--out', out_dir] + cfg_options_argv(options), tool_env())
+    match = re.search(r'mIoU: (\d+\.\d+)', log)
+    assert match, log[-3000:]
+    assert 0.0 <= float(match.group(1)) <= 100.0
+    assert len(glob.glob(osp.join(out_dir, '*.png'))) == 4
+
+
+def test_checkpoint_in_mmseg_inference_apis(trained, demo_data, tmp_path):
+    from mmengine.config import Config
+    from mmseg.apis import MMSegInferencer, inference_model, init_model
+    _, ckpt, options = trained
+    cfg = Config.fromfile(CONFIG)
+    cfg.merge_from_dict(options)
+    model = init_model(cfg, ckpt, device='cpu')
+    state = torch.load(ckpt, map_location='cpu', weights_only=False)['state_dict']
+    torch.testing.assert_close(model.state_dict()['weak_head.classifier.weight'],
+                               state['weak_head.classifier.weight'])
+    img = osp.join(demo_data, 'JPEGImages', 'val_00016.jpg')
+    result = inference_model(model, img)
+    import mmcv
+    h, w = mmcv.imread(img).shape[:2]
+    assert result.pred_sem_seg.data.shape == (1, h, w)
+    assert model.dataset_meta['classes'][1] == 'disc'
+
+    cfg_path = str(tmp_path / 'cfg.py')
+    cfg.dump(cfg_path)
+    inferencer = MMSegInferencer(model=cfg_path, weights=ckpt, device='cpu')
+    out = inferencer(img, out_dir=str(tmp_path / 'vis'))
+    assert out['predictions'].shape == (h, w)
+    assert glob.glob(str(tmp_path / 'vis' / 'vis' / '*.jpg')) or \
+        glob.glob(str(tmp_path / 'vis' / '**' / '*.*'), recursive=True)
+
+
+def test_ddp_ranks_hold_identical_weights_through_the_warm_up(tmp_path, demo_data):
+    env = tool_env()
+    env['CUDA_VISIBLE_DEVICES'] = ''
+    script = osp.join(REPO, 'tests/test_tools/ddp_rank_weights.py')
+    run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+         f'--master_port={free_port()}', script, CONFIG, str(tmp_path), demo_data], env)
+    w0 = torch.load(tmp_path / 'rank0.pth', weights_only=True)
+    w1 = torch.load(tmp_path / 'rank1.pth', weights_only=True)
+    assert w0.keys() == w1.keys()
+    different = [k for k in w0 if not torch.equal(w0[k], w1[k])]
+    assert different == []
