@@ -9,6 +9,9 @@ sys.path.insert(0, osp.join(REPO, 'tools'))
 sys.path.insert(0, REPO)
 
 import apc_mmseg  # noqa: E402,F401  (registers components)
+from mmseg.utils import register_all_modules  # noqa: E402
+
+register_all_modules(init_default_scope=True)  # configs' default_scope = 'mmseg'
 
 
 @pytest.fixture(scope='session')

@@ -18,7 +18,8 @@ def shrink(model_cfg):
     kind = bb.type.split('.')[-1]
     if kind == 'VisionTransformer':
         bb.update(arch=dict(embed_dims=32, num_layers=4, num_heads=2, feedforward_channels=64),
-                  img_size=64, frozen_stages=min(bb.get('frozen_stages', -1), 2))
+                  img_size=64, frozen_stages=min(bb.get('frozen_stages', -1), 2),
+                  out_indices=tuple(range(4 - len(bb.out_indices), 4)))
         chans = [32] * len(bb.out_indices)
     elif kind == 'MixVisionTransformer':
         bb.update(embed_dims=8, num_layers=[1, 1, 1, 1])

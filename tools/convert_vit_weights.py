@@ -3,7 +3,8 @@
 Inputs: a timm state dict (``.pth``/``.bin``/``.safetensors``, e.g. of
 ``vit_base_patch16_384.orig_in21k_ft_in1k``) or Google's original ``.npz``.
 Position embeddings are kept at their stored grid; the backbones resize them
-to the input's grid themselves. The classifier head is dropped.
+to the input's grid themselves. The classifier head is dropped. mmseg's ViT
+needs `patch_bias=True` (the original ViT has a patch-embedding bias).
 
     python tools/convert_vit_weights.py vit_base_patch16_384.npz \\
         pretrain/vit-b16-384_in21k-ft-in1k_mmpretrain.pth

@@ -35,7 +35,7 @@ def _texture(rng, cls, h, w):
         colour = rng.uniform([20, 30, 150], [90, 100, 255])
         period = rng.integers(3, 6)
         pattern = 35 * (((xx // period) + (yy // period)) % 2 * 2 - 1)
-    return colour[None, None, :] + np.asarray(pattern, float)[..., None]
+    return np.broadcast_to(colour, (h, w, 3)) + np.asarray(pattern, float)[..., None]
 
 
 def _shape_mask(rng, cls, h, w):

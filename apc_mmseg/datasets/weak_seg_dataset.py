@@ -87,8 +87,8 @@ class WeakSegDataset(BaseSegDataset):
         self.check_files = check_files
         super().__init__(ann_file=ann_file, **kwargs)
 
-    def _join_paths(self):
-        super()._join_paths()
+    def _join_prefix(self):
+        super()._join_prefix()
         if self.labels_file and self.data_root and not osp.isabs(self.labels_file):
             self.labels_file = osp.join(self.data_root, self.labels_file)
 

@@ -1,28 +1,28 @@
-"""Let torch >= 2.6's ``weights_only`` loader read mmengine's full checkpoints.
+"""Let mmengine 0.10.7 read its own full checkpoints under torch >= 2.6.
 
-mmengine 0.10.7 calls ``torch.load`` without ``weights_only``; its checkpoints
-hold the message hub (``HistoryBuffer`` objects of numpy arrays) besides the
-tensors. Rather than turning the safe loader off, the few types those
-checkpoints contain are added to its allow-list.
+torch >= 2.6 loads with ``weights_only=True`` by default; mmengine 0.10.7
+does not say otherwise, and its checkpoints hold the message hub, whose
+``HistoryBuffer`` pickles bound methods through ``getattr``: they cannot be
+read by the weights-only unpickler without allowing ``getattr`` itself. So
+mmengine's loader for local files is replaced by one that reads the file the
+user named (resume, ``load_from``, ``init_model``, the inferencer) with
+``weights_only=False``, exactly as mmengine did under torch < 2.6. Only
+mmengine's checkpoint loading changes; ``torch.load`` elsewhere keeps its
+safe default. Load checkpoints you trust, as with any pickle.
 """
-import numpy as np
+import os.path as osp
+
 import torch
+from mmengine.runner.checkpoint import CheckpointLoader
 
 
-def _mmengine_checkpoint_globals() -> list:
-    from mmengine.logging.history_buffer import HistoryBuffer
-    types = [HistoryBuffer, np.ndarray, np.dtype, np.core.multiarray._reconstruct
-             if hasattr(np, 'core') else None]
-    # numpy >= 1.25 pickles dtypes as numpy.dtypes.<Name>DType classes.
-    dtypes = getattr(np, 'dtypes', None)
-    if dtypes is not None:
-        types += [getattr(dtypes, n) for n in dir(dtypes) if n.endswith('DType')]
-    types += [np.float64, np.float32, np.int64, np.int32, np.bool_]
-    return [t for t in types if t is not None]
+def _load_full_checkpoint(filename, map_location=None):
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'{filename} can not be found.')
+    return torch.load(filename, map_location=map_location, weights_only=False)
 
 
 def allow_mmengine_checkpoints() -> None:
-    """Register the types of mmengine's checkpoints as safe to unpickle."""
-    add = getattr(torch.serialization, 'add_safe_globals', None)
-    if add is not None:
-        add(_mmengine_checkpoint_globals())
+    """Register the full-checkpoint loader for local paths in mmengine."""
+    CheckpointLoader.register_scheme(prefixes='', force=True)(_load_full_checkpoint)

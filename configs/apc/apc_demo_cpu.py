@@ -13,7 +13,8 @@ norm_cfg = dict(type='GN', num_groups=16, requires_grad=True)
 model = dict(
     data_preprocessor=dict(size=crop_size),
     backbone=dict(
-        arch=dict(embed_dims=96, num_layers=4, num_heads=3, feedforward_channels=192),
+        arch=dict(_delete_=True, embed_dims=96, num_layers=4, num_heads=3,
+                  feedforward_channels=192),
         img_size=crop_size[0], patch_size=8, out_indices=(0, 1, 2, 3),
         frozen_stages=-1, init_cfg=None),
     neck=dict(in_channels=96),
@@ -31,11 +32,12 @@ train_pipeline = [
 ]
 train_dataloader = dict(
     batch_size=8, num_workers=1, persistent_workers=True,
-    dataset=dict(data_root=data_root, metainfo=metainfo, ann_file='ImageSets/Segmentation/train.txt',
+    dataset=dict(type='WeakSegDataset', data_root=data_root, metainfo=metainfo,
+                 ann_file='ImageSets/Segmentation/train.txt',
                  pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=1, num_workers=1, persistent_workers=True,
-    dataset=dict(data_root=data_root, metainfo=metainfo))
+    dataset=dict(type='WeakSegDataset', data_root=data_root, metainfo=metainfo))
 test_dataloader = val_dataloader
 
 optim_wrapper = dict(optimizer=dict(lr=1e-3), paramwise_cfg=dict(_delete_=True, custom_keys={}))

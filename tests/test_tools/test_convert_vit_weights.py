@@ -29,18 +29,24 @@ def timm_patch_features(model, x):
     return tokens.transpose(1, 2).reshape(B, D, h, w)
 
 
+def build_eval(cfg):
+    model = MODELS.build(cfg)
+    model.eval()  # mmpretrain's train() returns None, so no chaining
+    return model
+
+
 def mmpretrain_vit():
-    return MODELS.build(dict(type='mmpretrain.VisionTransformer', arch='b', img_size=384,
+    return build_eval(dict(type='mmpretrain.VisionTransformer', arch='b', img_size=384,
                              patch_size=16, out_indices=(11,), out_type='featmap',
-                             final_norm=True, interpolate_mode='bicubic')).eval()
+                             final_norm=True, interpolate_mode='bicubic'))
 
 
 def mmseg_vit():
-    return MODELS.build(dict(type='VisionTransformer', img_size=384, patch_size=16,
+    return build_eval(dict(type='VisionTransformer', img_size=384, patch_size=16,
                              embed_dims=768, num_layers=12, num_heads=12, out_indices=(11,),
-                             final_norm=True, with_cls_token=True,
+                             final_norm=True, with_cls_token=True, patch_bias=True,
                              norm_cfg=dict(type='LN', eps=1e-6),
-                             interpolate_mode='bicubic')).eval()
+                             interpolate_mode='bicubic'))
 
 
 def ours(backbone, x):

@@ -47,8 +47,8 @@ def test_dist_train_runs_two_processes_and_saves_a_checkpoint(trained):
     work_dir, ckpt, _ = trained
     logs = glob.glob(osp.join(work_dir, '*', '*.log'))
     text = open(logs[0]).read()
-    assert 'world_size: 2' in text or "'world_size': 2" in text or 'Distributed launcher: pytorch' in text
-    assert 'gloo' in text
+    assert 'Distributed training: True' in text
+    assert "dist_cfg: {'backend': 'gloo'}" in text
     state = torch.load(ckpt, map_location='cpu', weights_only=False)
     assert state['meta']['iter'] == 4
     assert any(k.startswith('weak_head.') for k in state['state_dict'])
@@ -87,8 +87,8 @@ def test_checkpoint_in_mmseg_inference_apis(trained, demo_data, tmp_path):
     inferencer = MMSegInferencer(model=cfg_path, weights=ckpt, device='cpu')
     out = inferencer(img, out_dir=str(tmp_path / 'vis'))
     assert out['predictions'].shape == (h, w)
-    assert glob.glob(str(tmp_path / 'vis' / 'vis' / '*.jpg')) or \
-        glob.glob(str(tmp_path / 'vis' / '**' / '*.*'), recursive=True)
+    assert osp.isfile(tmp_path / 'vis' / 'vis' / 'val_00016.jpg')
+    assert osp.isfile(tmp_path / 'vis' / 'pred' / '00000000_pred.png')
 
 
 def test_ddp_ranks_hold_identical_weights_through_the_warm_up(tmp_path, demo_data):

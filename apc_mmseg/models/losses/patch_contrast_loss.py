@@ -40,8 +40,10 @@ def patch_contrast_loss(embeddings: Tensor, probs: Tensor, image_labels: Tensor,
         Scalar: the mean of PCE_c over the (image, class) pairs with a
         non-empty high-confidence set; 0 (still in the graph) when none.
     """
-    z = F.normalize(embeddings.flatten(2).float(), dim=1)  # B, D, N
-    high, low = select_patches(probs.detach().flatten(2).float(), image_labels,
+    # At least float32: the logs of similarities near 0 or 1 need it under AMP.
+    dtype = torch.promote_types(embeddings.dtype, torch.float32)
+    z = F.normalize(embeddings.flatten(2).to(dtype), dim=1)  # B, D, N
+    high, low = select_patches(probs.detach().flatten(2).to(dtype), image_labels,
                                theta, tau, n_low)
     sim = (1 + z.transpose(1, 2) @ z) / 2  # s' in [0, 1], B, N, N
     sim = sim.clamp(eps, 1 - eps)
