@@ -173,3 +173,21 @@ def test_rgb_image_undoes_normalisation(model):
                                             img_shape=(32, 32)))]), False)
     rgb = model._rgb_image(data['inputs'][0], dict(img_shape=(32, 32)), (32, 32))
     assert np.abs(rgb.astype(int) - img[..., ::-1].astype(int)).max() <= 1
+
+
+def test_full_vitb16_voc_step_at_384():
+    """The paper's model at its training size: batch 2 x 384^2, forward + backward."""
+    cfg = Config.fromfile(osp.join(REPO, 'configs/apc/apc_vitb16_voc.py')).model
+    cfg.backbone.init_cfg = None
+    torch.manual_seed(0)
+    model = MODELS.build(cfg)
+    labels = [[1] + [0] * 20, [1] * 3 + [0] * 18]
+    data = model.data_preprocessor(batch(size=(384, 384), labels=labels), True)
+    losses = model(**data, mode='loss')
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    assert all(torch.isfinite(v) for v in losses.values())
+    layers = model.backbone.layers
+    # Blocks 1-7 never train (no gradient); blocks 8-12 do (held by the optimiser).
+    assert all(p.grad is None and not p.requires_grad for p in layers[6].parameters())
+    assert all(p.grad is not None for p in layers[7].parameters())
+    assert model.weak_head.classifier.weight.grad.abs().sum() > 0

@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+
+from apc_mmseg.postprocessing import CRF_DEFAULTS, dense_crf, dense_crf_batch
+
+
+def two_region_case(seed=0, h=40, w=60):
+    """Left half dark, right half bright; the scores are noisy around 0.5."""
+    rng = np.random.default_rng(seed)
+    image = np.zeros((h, w, 3), np.uint8)
+    image[:, w // 2:] = 220
+    truth = np.zeros((h, w), np.int64)
+    truth[:, w // 2:] = 2
+    p2 = np.clip(np.where(truth == 2, 0.6, 0.4) + rng.normal(0, 0.25, (h, w)), 0.01, 0.99)
+    probs = np.zeros((3, h, w), np.float32)
+    probs[0], probs[2] = 1 - p2, p2
+    return image, probs, truth
+
+
+def test_defaults_are_vit_pcm():
+    assert CRF_DEFAULTS == dict(gauss_sxy=1, gauss_compat=3, bilateral_sxy=67,
+                                bilateral_srgb=3, bilateral_compat=4, iterations=10)
+
+
+def test_crf_cleans_noise_along_image_edges():
+    image, probs, truth = two_region_case()
+    before = (probs.argmax(0) == truth).mean()
+    out = dense_crf(image, probs, classes=[0, 2])
+    after = (out.argmax(0) == truth).mean()
+    assert before < 0.85 and after > 0.98
+    np.testing.assert_allclose(out.sum(0), 1, atol=1e-5)
+
+
+def test_absent_classes_stay_at_zero():
+    image, probs, _ = two_region_case()
+    probs[1] = 0.3  # a class that is not in the image
+    probs /= probs.sum(0, keepdims=True)
+    out = dense_crf(image, probs, classes=[0, 2])
+    assert out[1].max() == 0
+    assert set(np.unique(out.argmax(0))) <= {0, 2}
+
+
+def test_single_class_is_certain():
+    image, probs, _ = two_region_case()
+    out = dense_crf(image, probs, classes=[0])
+    assert out[0].min() == 1 and out[1:].max() == 0
+
+
+def test_parallel_workers_match_serial():
+    cases = [two_region_case(seed) for seed in range(3)]
+    images, probs = [c[0] for c in cases], [c[1] for c in cases]
+    serial = dense_crf_batch(images, probs, [[0, 2]] * 3, workers=1, iterations=3)
+    parallel = dense_crf_batch(images, probs, [[0, 2]] * 3, workers=2, iterations=3)
+    for a, b in zip(serial, parallel):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_bad_inputs_are_clear_errors():
+    image, probs, _ = two_region_case()
+    with pytest.raises(ValueError, match='uint8 image'):
+        dense_crf(image.astype(np.float32), probs)
+    with pytest.raises(ValueError, match='differ in size'):
+        dense_crf(image[:10], probs)
