@@ -32,13 +32,10 @@ $(STAMP): requirements.txt requirements-dev.txt setup.py
 test: install
 	$(PY) -m pytest tests -q
 
-# The main job: generate the demo data, train on CPU, evaluate, draw pictures.
-DEMO_DIR ?= work_dirs/demo
+# The main job: generate the demo data, train on CPU from image tags, evaluate
+# against baselines, draw heat maps and overlays (tools/demo.py).
 demo: install
-	$(PY) tools/make_demo_data.py --out data/demo
-	$(PY) tools/train.py configs/apc/apc_demo_cpu.py --work-dir $(DEMO_DIR)
-	$(PY) tools/test.py configs/apc/apc_demo_cpu.py $(DEMO_DIR)/iter_300.pth \
-		--work-dir $(DEMO_DIR) --show-dir $(DEMO_DIR)/vis
+	$(PY) tools/demo.py --data data/demo --work-dir work_dirs/demo
 
 clean-venv:
 	rm -rf $(VENV)

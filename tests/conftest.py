@@ -1,5 +1,7 @@
 import os
 import os.path as osp
+import socket
+import subprocess
 import sys
 
 import pytest
@@ -17,6 +19,22 @@ register_all_modules(init_default_scope=True)  # configs' default_scope = 'mmseg
 @pytest.fixture(scope='session')
 def repo_root():
     return REPO
+
+
+DEMO_CONFIG = osp.join(REPO, 'configs/apc/apc_demo_cpu.py')
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def run(cmd, env, timeout=600):
+    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, f'{cmd} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}'
+    return proc.stdout + proc.stderr
 
 
 @pytest.fixture(scope='session')
@@ -40,7 +58,6 @@ def tiny_cfg_options(data_root, max_iters=4):
         'test_dataloader.num_workers': 0,
         'test_dataloader.persistent_workers': False,
         'model.data_preprocessor.size': (64, 64),
-        'model.backbone.img_size': 64,
         'model.test_cfg.size': (64, 64),
         'train_dataloader.dataset.pipeline.2.scale': (64, 64),
         'train_cfg.max_iters': max_iters,
@@ -73,3 +90,17 @@ def tool_env():
     env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
     env.setdefault('OMP_NUM_THREADS', '1')
     return env
+
+
+@pytest.fixture(scope='session')
+def trained(tmp_path_factory, demo_data):
+    """tools/dist_train.sh with 2 CPU processes; returns (work_dir, checkpoint)."""
+    work_dir = str(tmp_path_factory.mktemp('dist_train'))
+    env = tool_env()
+    env.update(PORT=str(free_port()), PYTHON=sys.executable, CUDA_VISIBLE_DEVICES='')
+    options = tiny_cfg_options(demo_data, max_iters=4)
+    log = run(['bash', 'tools/dist_train.sh', DEMO_CONFIG, '2', '--work-dir', work_dir]
+              + cfg_options_argv(options), env)
+    ckpt = osp.join(work_dir, 'iter_4.pth')
+    assert osp.isfile(ckpt), log[-3000:]
+    return work_dir, ckpt, options

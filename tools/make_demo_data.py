@@ -18,10 +18,13 @@ CLASSES = ('background', 'disc', 'square', 'triangle')
 
 
 def _background(rng, h, w):
-    base = rng.uniform(40, 200, size=3)
-    ramp = np.linspace(-1, 1, w)[None, :, None] * rng.uniform(-40, 40, size=3)
-    noise = cv2.GaussianBlur(rng.normal(0, 25, (h, w, 3)), (0, 0), rng.uniform(1, 4))
-    return base + ramp + noise
+    # Varied but weakly coloured scenes (grey levels, gradients, blotches), so
+    # that colour and texture, not position, tell the objects apart.
+    base = rng.uniform(50, 200) + rng.uniform(-15, 15, size=3)
+    ramp = np.linspace(-1, 1, w)[None, :, None] * rng.uniform(-40, 40)
+    blotch = cv2.GaussianBlur(rng.normal(0, 40, (h, w, 1)), (0, 0), rng.uniform(3, 8))
+    noise = rng.normal(0, rng.uniform(3, 12), (h, w, 1))
+    return base + ramp + blotch[..., None].reshape(h, w, 1) + noise
 
 
 def _texture(rng, cls, h, w):

@@ -42,6 +42,6 @@ test_dataloader = val_dataloader
 
 optim_wrapper = dict(optimizer=dict(lr=1e-3), paramwise_cfg=dict(_delete_=True, custom_keys={}))
 param_scheduler = [dict(type='UnfreezeStepLR', milestone=10 ** 9, by_epoch=False)]
-train_cfg = dict(max_iters=300, val_interval=300)
-default_hooks = dict(logger=dict(interval=20),
-                     checkpoint=dict(interval=300, save_best=None))
+train_cfg = dict(max_iters=3000, val_interval=1000)
+default_hooks = dict(logger=dict(interval=100),
+                     checkpoint=dict(interval=1000, save_best=None))

@@ -17,9 +17,10 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 def tiny_model_cfg(**test_cfg):
     cfg = Config.fromfile(osp.join(REPO, 'configs/apc/apc_demo_cpu.py')).model
     cfg.data_preprocessor.size = (32, 32)
-    cfg.backbone.update(img_size=32, arch=dict(embed_dims=32, num_layers=2, num_heads=2,
-                                               feedforward_channels=64),
-                        out_indices=(0, 1))
+    cfg.backbone = dict(type='mmpretrain.VisionTransformer', img_size=32, patch_size=8,
+                        arch=dict(embed_dims=32, num_layers=2, num_heads=2,
+                                  feedforward_channels=64),
+                        out_indices=(0, 1), out_type='featmap')
     cfg.neck.in_channels = 32
     cfg.weak_head.in_channels = 32
     cfg.decode_head.update(in_channels=[32, 32], in_index=[0, 1], channels=16,

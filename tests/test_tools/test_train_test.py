@@ -4,43 +4,14 @@ import glob
 import os
 import os.path as osp
 import re
-import socket
-import subprocess
 import sys
 
 import pytest
 import torch
 
-from conftest import REPO, cfg_options_argv, tiny_cfg_options, tool_env
+from conftest import REPO, cfg_options_argv, free_port, run, tool_env
 
 CONFIG = osp.join(REPO, 'configs/apc/apc_demo_cpu.py')
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def run(cmd, env, timeout=600):
-    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout)
-    assert proc.returncode == 0, f'{cmd} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}'
-    return proc.stdout + proc.stderr
-
-
-@pytest.fixture(scope='module')
-def trained(tmp_path_factory, demo_data):
-    """tools/dist_train.sh with 2 CPU processes; returns (work_dir, checkpoint)."""
-    work_dir = str(tmp_path_factory.mktemp('dist_train'))
-    env = tool_env()
-    env.update(PORT=str(free_port()), PYTHON=sys.executable, CUDA_VISIBLE_DEVICES='')
-    options = tiny_cfg_options(demo_data, max_iters=4)
-    log = run(['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir', work_dir]
-              + cfg_options_argv(options), env)
-    ckpt = osp.join(work_dir, 'iter_4.pth')
-    assert osp.isfile(ckpt), log[-3000:]
-    return work_dir, ckpt, options
 
 
 def test_dist_train_runs_two_processes_and_saves_a_checkpoint(trained):
@@ -102,3 +73,16 @@ def test_ddp_ranks_hold_identical_weights_through_the_warm_up(tmp_path, demo_dat
     assert w0.keys() == w1.keys()
     different = [k for k in w0 if not torch.equal(w0[k], w1[k])]
     assert different == []
+
+
+def test_resume_continues_from_the_last_checkpoint(trained, tmp_path):
+    import shutil
+    work_dir, _, options = trained
+    resumed = str(tmp_path / 'resumed')
+    shutil.copytree(work_dir, resumed)
+    options = dict(options, **{'train_cfg.max_iters': 6, 'default_hooks.checkpoint.interval': 2})
+    log = run([sys.executable, 'tools/train.py', CONFIG, '--work-dir', resumed, '--resume']
+              + cfg_options_argv(options), tool_env())
+    assert 'resumed epoch: 0, iter: 4' in log
+    assert osp.isfile(osp.join(resumed, 'iter_6.pth'))
+    assert not osp.isfile(osp.join(resumed, 'iter_2.pth'))  # it did not start again

@@ -1,0 +1,5 @@
+from .maps import (colorize, heatmap, overlay, prediction_panel, row, save_rgb,
+                   score_panel)
+
+__all__ = ['colorize', 'heatmap', 'overlay', 'prediction_panel', 'row', 'save_rgb',
+           'score_panel']

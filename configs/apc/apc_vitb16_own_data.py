@@ -1,0 +1,31 @@
+# APC on your own tagged images, without code. Lay the data out as
+#   data/my_data/images/<id>.jpg          the images
+#   data/my_data/train.txt, val.txt        one image id per line
+#   data/my_data/labels.json               {"<id>": ["cat", "dog"], ...} (tags only)
+#   data/my_data/masks/<id>.png            optional, val only: to report mIoU
+# and list your classes below, background first.
+_base_ = './apc_vitb16_voc.py'
+classes = ('background', 'cat', 'dog', 'bird')
+num_classes = len(classes)
+metainfo = dict(classes=classes)
+data_root = 'data/my_data'
+model = dict(weak_head=dict(num_classes=num_classes),
+             decode_head=dict(num_classes=num_classes))
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageLevelLabels', num_classes=num_classes),
+    dict(type='Resize', scale=(384, 384), keep_ratio=False),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackWeakSegInputs'),
+]
+train_dataloader = dict(dataset=dict(
+    type='WeakSegDataset', data_root=data_root, metainfo=metainfo,
+    data_prefix=dict(img_path='images'), ann_file='train.txt', labels_file='labels.json',
+    pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(
+    type='WeakSegDataset', data_root=data_root, metainfo=metainfo,
+    data_prefix=dict(img_path='images', seg_map_path='masks'), ann_file='val.txt'))
+test_dataloader = val_dataloader
+# Warm-up length in iterations: 2 epochs of your training set at batch 16.
+param_scheduler = [dict(type='UnfreezeStepLR', milestone=1000, gamma=0.1, by_epoch=False)]
