@@ -128,7 +128,8 @@ def main(argv=None):
           f'pseudo masks {pseudo[False]["images_per_s"]:.1f} images/s, with CRF '
           f'{pseudo[True]["images_per_s"]:.1f} images/s; pictures in '
           f'{osp.join(args.work_dir, "vis")}')
-    summary = dict(rows=[dict(what=n, val=v, train=t) for n, v, t in rows],
+    as_float = lambda v: None if v is None else float(v)  # noqa: E731
+    summary = dict(rows=[dict(what=n, val=as_float(v), train=as_float(t)) for n, v, t in rows],
                    train_seconds=train_seconds, total_seconds=total,
                    pseudo_images_per_s=pseudo[False]['images_per_s'],
                    pseudo_crf_images_per_s=pseudo[True]['images_per_s'])

@@ -42,7 +42,6 @@ def build_dataset(cfg, ann_file=None, mask_dir=None, labels_file=None, data_root
     """The training images (by default) with labels, and masks when given."""
     from mmseg.registry import DATASETS
     ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
-    num_classes = cfg.model.decode_head.num_classes
     if data_root:
         ds_cfg.data_root = data_root
     if ann_file:
@@ -53,7 +52,7 @@ def build_dataset(cfg, ann_file=None, mask_dir=None, labels_file=None, data_root
         raise ValueError('pseudo masks need image labels: give --labels-file')
     ds_cfg.data_prefix = dict(ds_cfg.get('data_prefix', {}))
     pipeline = [dict(type='LoadImageFromFile'),
-                dict(type='LoadImageLevelLabels', num_classes=num_classes)]
+                dict(type='LoadImageLevelLabels')]
     if mask_dir:
         ds_cfg.data_prefix['seg_map_path'] = mask_dir
         pipeline.append(dict(type='LoadAnnotations'))

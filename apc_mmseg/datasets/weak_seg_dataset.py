@@ -110,7 +110,7 @@ class WeakSegDataset(BaseSegDataset):
         for img_id in ids:
             info = dict(img_path=osp.join(img_dir, img_id + self.img_suffix),
                         label_map=self.label_map, reduce_zero_label=self.reduce_zero_label,
-                        seg_fields=[], img_id=img_id)
+                        seg_fields=[], img_id=img_id, num_classes=len(classes))
             if ann_dir is not None:
                 info['seg_map_path'] = osp.join(ann_dir, img_id + self.seg_map_suffix)
             if labels is not None:

@@ -5,7 +5,6 @@ _base_ = [
     '../_base_/default_runtime.py', '../_base_/schedules/apc_voc_10k.py'
 ]
 crop_size = (96, 96)
-num_classes = 4
 metainfo = dict(classes=('background', 'disc', 'square', 'triangle'),
                 palette=[[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0]])
 data_root = 'data/demo'
@@ -18,14 +17,14 @@ model = dict(
         img_size=crop_size[0], patch_size=8, out_indices=(0, 1, 2, 3),
         frozen_stages=-1, init_cfg=None),
     neck=dict(in_channels=96),
-    weak_head=dict(in_channels=96, num_classes=num_classes),
-    decode_head=dict(in_channels=[96] * 4, channels=64, num_classes=num_classes,
+    weak_head=dict(in_channels=96, num_classes=4),
+    decode_head=dict(in_channels=[96] * 4, channels=64, num_classes=4,
                      norm_cfg=norm_cfg),
     test_cfg=dict(size=crop_size))
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadImageLevelLabels', num_classes=num_classes),
+    dict(type='LoadImageLevelLabels'),
     dict(type='Resize', scale=crop_size, keep_ratio=False),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackWeakSegInputs'),
@@ -45,3 +44,4 @@ param_scheduler = [dict(type='UnfreezeStepLR', milestone=10 ** 9, by_epoch=False
 train_cfg = dict(max_iters=3000, val_interval=1000)
 default_hooks = dict(logger=dict(interval=100),
                      checkpoint=dict(interval=1000, save_best=None))
+randomness = dict(seed=0)

@@ -11,18 +11,9 @@ metainfo = dict(classes=classes)
 data_root = 'data/my_data'
 model = dict(weak_head=dict(num_classes=num_classes),
              decode_head=dict(num_classes=num_classes))
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadImageLevelLabels', num_classes=num_classes),
-    dict(type='Resize', scale=(384, 384), keep_ratio=False),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion'),
-    dict(type='PackWeakSegInputs'),
-]
 train_dataloader = dict(dataset=dict(
     type='WeakSegDataset', data_root=data_root, metainfo=metainfo,
-    data_prefix=dict(img_path='images'), ann_file='train.txt', labels_file='labels.json',
-    pipeline=train_pipeline))
+    data_prefix=dict(img_path='images'), ann_file='train.txt', labels_file='labels.json'))
 val_dataloader = dict(dataset=dict(
     type='WeakSegDataset', data_root=data_root, metainfo=metainfo,
     data_prefix=dict(img_path='images', seg_map_path='masks'), ann_file='val.txt'))

@@ -61,6 +61,17 @@ def test_missing_image_names_the_file(data_copy):
         make_dataset(data_copy)
 
 
+def test_corrupt_image_names_the_file(data_copy):
+    path = osp.join(data_copy, 'JPEGImages', 'train_00002.jpg')
+    open(path, 'wb').write(b'not a jpeg at all')
+    ds = make_dataset(data_copy, data_prefix=dict(img_path='JPEGImages'), pipeline=[
+        dict(type='LoadImageFromFile'), dict(type='LoadImageLevelLabels'),
+        dict(type='PackWeakSegInputs')], max_refetch=0)
+    idx = [ds.get_data_info(i)['img_id'] for i in range(len(ds))].index('train_00002')
+    with pytest.raises(Exception, match='train_00002.jpg'):
+        ds[idx]
+
+
 def test_labels_file_without_an_image_of_the_split(data_copy):
     path = osp.join(data_copy, 'cls_labels.json')
     table = json.load(open(path))

@@ -3,23 +3,13 @@
 _base_ = './weak_voc12.py'
 dataset_type = 'WeakCOCODataset'
 data_root = 'data/coco2014'
-num_classes = 81
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadImageLevelLabels', num_classes=num_classes),
-    dict(type='Resize', scale=(384, 384), keep_ratio=False),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion'),
-    dict(type='PackWeakSegInputs'),
-]
 train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(img_path='train2014'),
         ann_file='train.txt',
-        labels_file='cls_labels.json',
-        pipeline=train_pipeline))
+        labels_file='cls_labels.json'))
 val_dataloader = dict(
     dataset=dict(
         type=dataset_type,

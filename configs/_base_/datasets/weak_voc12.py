@@ -2,10 +2,9 @@
 dataset_type = 'WeakVOCDataset'
 data_root = 'data/VOCdevkit/VOC2012'
 crop_size = (384, 384)
-num_classes = 21
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadImageLevelLabels', num_classes=num_classes),
+    dict(type='LoadImageLevelLabels'),
     dict(type='Resize', scale=crop_size, keep_ratio=False),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
