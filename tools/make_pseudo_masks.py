@@ -93,10 +93,8 @@ class MIoU:
             acc += a.double()
 
     def value(self):
-        inter, union = self.areas[0], self.areas[1]
-        iou = inter / union.clamp_min(1)
-        valid = union > 0
-        return float(iou[valid].mean() * 100) if valid.any() else float('nan')
+        iou = IoUMetric.total_area_to_metrics(*self.areas, metrics=['mIoU'])['IoU']
+        return float(np.nanmean(np.asarray(iou)) * 100)
 
 
 def make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=None, mask_dir=None,

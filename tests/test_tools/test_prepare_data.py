@@ -161,3 +161,23 @@ def test_coco_dataset_reads_the_prepared_files(coco_root):
                                           seg_map_path='SegmentationClass/train2014'))
     assert len(ds) == 2
     assert ds.get_data_info(0)['image_labels'] == [1, 17]
+
+
+def test_weak_voc_dataset_on_the_prepared_folder(voc_root):
+    from apc_mmseg.datasets import WeakVOCDataset
+    prepare_voc(voc_root)
+    train = WeakVOCDataset(data_root=voc_root, ann_file='ImageSets/Segmentation/train_aug.txt',
+                           labels_file='cls_labels.json', data_prefix=dict(img_path='JPEGImages'),
+                           pipeline=[dict(type='LoadImageFromFile'),
+                                     dict(type='LoadImageLevelLabels'),
+                                     dict(type='PackWeakSegInputs')])
+    assert len(train) == 4
+    sample = train[1]['data_samples']
+    assert sample.gt_image_labels.nonzero()[:, 0].tolist() == [0, 2, 15]  # bicycle, person
+    assert 'gt_sem_seg' not in sample
+    val = WeakVOCDataset(data_root=voc_root, ann_file='ImageSets/Segmentation/val.txt',
+                         data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
+                         pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
+                                   dict(type='PackWeakSegInputs')], test_mode=True)
+    assert val[0]['data_samples'].gt_sem_seg.data.shape == (1, 20, 30)
+    assert val.metainfo['classes'][15] == 'person'

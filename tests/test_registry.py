@@ -1,0 +1,25 @@
+"""The registry names of DESIGN.md exist after `import apc_mmseg`."""
+import apc_mmseg  # noqa: F401
+from mmseg.registry import DATASETS, MODELS, PARAM_SCHEDULERS, TRANSFORMS
+
+
+def test_registry_names():
+    for name in ('HVBiLSTM', 'AKPHead', 'PatchContrastLoss', 'APCSegmentor'):
+        assert MODELS.get(name) is not None, name
+    for name in ('WeakVOCDataset', 'WeakCOCODataset', 'WeakSegDataset'):
+        assert DATASETS.get(name) is not None, name
+    for name in ('LoadImageLevelLabels', 'PackWeakSegInputs'):
+        assert TRANSFORMS.get(name) is not None, name
+    assert PARAM_SCHEDULERS.get('UnfreezeStepLR') is not None
+    # mmseg's own APCHead (APCNet) is untouched.
+    assert MODELS.get('APCHead').__module__.startswith('mmseg.')
+
+
+def test_public_pooling_interface():
+    import torch
+    from apc_mmseg.models import AdaptiveKPooling
+    pool = AdaptiveKPooling(k_max=6, delta=0.2, criterion='gap')
+    scores = torch.rand(2, 3, 4, 4)
+    assert pool(scores).shape == (2, 3)
+    k = pool.select_k(scores)
+    assert k.dtype == torch.long and k.shape == (2, 3)
