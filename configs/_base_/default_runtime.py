@@ -13,3 +13,5 @@ load_from = None
 resume = False
 
 tta_model = dict(type='SegTTAModel')
+# Random states go into checkpoints, so --resume continues the same run.
+custom_hooks = [dict(type='RNGStateHook')]

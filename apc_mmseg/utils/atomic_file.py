@@ -1,0 +1,43 @@
+"""Never leave a half-written file where mmengine writes (checkpoints above all)."""
+import os
+import os.path as osp
+import tempfile
+
+from mmengine.fileio import LocalBackend, register_backend
+
+
+class AtomicLocalBackend(LocalBackend):
+    """mmengine's local backend whose writes are atomic.
+
+    Data goes to a temporary file in the same folder, is flushed to disk, and
+    replaces the target in one ``os.replace``: a process killed while saving
+    leaves the previous file (and the previous checkpoint) intact.
+    """
+
+    def put(self, obj: bytes, filepath) -> None:
+        filepath = str(filepath)
+        folder = osp.dirname(osp.abspath(filepath))
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(filepath) + '.')
+        try:
+            with os.fdopen(fd, 'wb') as f:
+                f.write(obj)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, filepath)
+        except BaseException:
+            if osp.exists(tmp):
+                os.remove(tmp)
+            raise
+
+    def put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
+        self.put(obj.encode(encoding), filepath)
+
+
+def use_atomic_local_writes() -> None:
+    """Make the backend of plain paths atomic (mmengine registers it as '')."""
+    from mmengine.fileio import io
+    register_backend('local', AtomicLocalBackend, force=True, prefixes='')
+    for key, backend in list(io.backend_instances.items()):
+        if type(backend) is LocalBackend:  # cached before this import
+            del io.backend_instances[key]
