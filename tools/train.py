@@ -43,11 +43,14 @@ def build_config(args) -> Config:
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.amp:
-        if cfg.optim_wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
+        kind = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if kind in ('AmpOptimWrapper', 'GuardedAmpOptimWrapper'):
             print_log('AMP training is already enabled in your config.',
                       logger='current', level=logging.WARNING)
         else:
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            # keep the non-finite guard when the config has it
+            cfg.optim_wrapper.type = ('GuardedAmpOptimWrapper' if kind == 'GuardedOptimWrapper'
+                                      else 'AmpOptimWrapper')
             cfg.optim_wrapper.loss_scale = 'dynamic'
     cfg.resume = args.resume
     return cfg

@@ -1,4 +1,7 @@
+from .guarded_optim_wrapper import (BATCH_IDS_KEY, GuardedAmpOptimWrapper,
+                                    GuardedOptimWrapper)
 from .rng_state_hook import RNGStateHook
 from .unfreeze_step_lr import UnfreezeStepLR
 
-__all__ = ['RNGStateHook', 'UnfreezeStepLR']
+__all__ = ['BATCH_IDS_KEY', 'GuardedAmpOptimWrapper', 'GuardedOptimWrapper', 'RNGStateHook',
+           'UnfreezeStepLR']

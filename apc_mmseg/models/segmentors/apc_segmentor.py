@@ -3,12 +3,14 @@ from typing import List, Optional, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from mmengine.logging import MessageHub
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
+from ...engine.guarded_optim_wrapper import BATCH_IDS_KEY
 from ...postprocessing import CRF_DEFAULTS, dense_crf_batch
 
 
@@ -77,6 +79,10 @@ class APCSegmentor(EncoderDecoder):
 
     # ------------------------------------------------------------ training
     def loss(self, inputs: Tensor, data_samples: List[SegDataSample]) -> dict:
+        # Which images this step sees, for the non-finite-loss report.
+        MessageHub.get_current_instance().update_info(
+            BATCH_IDS_KEY, [ds.metainfo.get('img_id', ds.metainfo.get('img_path'))
+                            for ds in data_samples])
         labels = stack_image_labels(data_samples, self.num_classes)
         feats = self.extract_feat(inputs)
         probs = self.weak_head(feats)

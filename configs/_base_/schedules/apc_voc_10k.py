@@ -2,7 +2,10 @@
 # train), then 1e-4 for everything with the last 5 ViT blocks unfrozen.
 # VOC train_aug at batch 16: 662 iterations an epoch; 10k iterations ~ 15 epochs.
 optim_wrapper = dict(
-    type='OptimWrapper',
+    # A NaN/inf loss or gradient never reaches the weights: 'skip' the step
+    # (logged with the iteration and image ids) or 'stop' the run.
+    type='GuardedOptimWrapper',
+    nonfinite='skip',
     optimizer=dict(type='Adam', lr=1e-3, weight_decay=0.0),
     # `delayed` marks the backbone's param groups for UnfreezeStepLR.
     paramwise_cfg=dict(custom_keys={'backbone': dict(delayed=True)}))
