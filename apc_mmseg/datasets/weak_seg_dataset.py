@@ -1,8 +1,10 @@
 import json
+import logging
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 import mmengine
+from mmengine.logging import print_log
 import numpy as np
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
@@ -124,4 +126,13 @@ class WeakSegDataset(BaseSegDataset):
                         raise FileNotFoundError(
                             f'{info[key]} (image {img_id!r} of {self.ann_file}) is missing')
             data_list.append(info)
+        self._log_background_only(data_list)
         return data_list
+
+    def _log_background_only(self, data_list: List[dict]) -> None:
+        """Images tagged with no object train as pure background: say so."""
+        empty = [d['img_id'] for d in data_list if d.get('image_labels') == []]
+        if empty:
+            print_log(f'{self.labels_file}: {len(empty)} of {len(data_list)} images of '
+                      f'{self.ann_file} have no foreground label and train as background '
+                      f'only (e.g. {empty[:3]})', logger='current', level=logging.WARNING)

@@ -32,6 +32,7 @@ class NonFiniteGuard:
             raise ValueError(f"nonfinite must be 'skip' or 'stop', got {nonfinite!r}")
         self.nonfinite = nonfinite
         self.skipped_steps = 0
+        self.last_report = None
 
     def _reject(self, what: str) -> None:
         hub = MessageHub.get_current_instance()
@@ -39,6 +40,7 @@ class NonFiniteGuard:
         ids = hub.get_info(BATCH_IDS_KEY, None)
         msg = (f'non-finite {what} at iteration {None if it is None else it + 1} '
                f'(images: {ids})')
+        self.last_report = msg
         if self.nonfinite == 'stop':
             raise FloatingPointError(msg + "; set optim_wrapper.nonfinite='skip' to go on")
         self.skipped_steps += 1

@@ -16,11 +16,19 @@ import torch
 from mmengine.runner.checkpoint import CheckpointLoader
 
 
+# The file being loaded, so that a model refusing its weights can name it.
+LAST_LOADED = {'path': None}
+
+
 def _load_full_checkpoint(filename, map_location=None):
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
-    return torch.load(filename, map_location=map_location, weights_only=False)
+    LAST_LOADED['path'] = filename
+    try:
+        return torch.load(filename, map_location=map_location, weights_only=False)
+    except Exception as e:  # noqa: BLE001 - a corrupt file: say which
+        raise RuntimeError(f'{filename}: cannot be read as a checkpoint ({e})') from e
 
 
 def allow_mmengine_checkpoints() -> None:

@@ -1,3 +1,3 @@
-from .weak_labels import LoadImageLevelLabels, PackWeakSegInputs
+from .weak_labels import LoadCheckedImageFromFile, LoadImageLevelLabels, PackWeakSegInputs
 
-__all__ = ['LoadImageLevelLabels', 'PackWeakSegInputs']
+__all__ = ['LoadCheckedImageFromFile', 'LoadImageLevelLabels', 'PackWeakSegInputs']

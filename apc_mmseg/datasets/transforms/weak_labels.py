@@ -2,7 +2,7 @@ from typing import Optional
 
 import numpy as np
 import torch
-from mmcv.transforms import BaseTransform
+from mmcv.transforms import BaseTransform, LoadImageFromFile
 from mmseg.datasets.transforms import PackSegInputs
 from mmseg.registry import TRANSFORMS
 
@@ -46,8 +46,43 @@ class PackWeakSegInputs(PackSegInputs):
     """mmseg's ``PackSegInputs`` that also puts ``gt_image_labels`` on the sample."""
 
     def transform(self, results: dict) -> dict:
+        seg = results.get('gt_seg_map')
+        if seg is not None and seg.shape[:2] != results['img'].shape[:2]:
+            raise ValueError(f"{results.get('seg_map_path')}: mask of size {seg.shape[:2]} "
+                             f"for image {results.get('img_path')} of size "
+                             f"{results['img'].shape[:2]}")
         packed = super().transform(results)
         if 'gt_image_labels' in results:
             packed['data_samples'].gt_image_labels = torch.from_numpy(
                 np.asarray(results['gt_image_labels'], np.float32))
         return packed
+
+
+@TRANSFORMS.register_module()
+class LoadCheckedImageFromFile(LoadImageFromFile):
+    """mmcv's ``LoadImageFromFile`` that refuses truncated JPEG/PNG files.
+
+    OpenCV decodes a truncated JPEG into an image with a grey tail and only
+    prints a warning; training would silently see garbage. The file's end
+    marker is checked first (JPEG: ``FF D9`` in the last bytes, PNG: ``IEND``), and
+    an unreadable file is an error naming it. Grayscale and RGBA files load
+    as 3-channel colour images (``color_type='color'``), as in mmcv.
+    """
+
+    def transform(self, results: dict) -> dict:
+        path = results['img_path']
+        with open(path, 'rb') as f:
+            head = f.read(8)
+            f.seek(max(0, f.seek(0, 2) - 12))
+            tail = f.read()
+        if head[:2] == b'\xff\xd8' and b'\xff\xd9' not in tail:
+            raise ValueError(f'{path}: truncated JPEG (no end-of-image marker)')
+        if head[:8] == b'\x89PNG\r\n\x1a\n' and b'IEND' not in tail:
+            raise ValueError(f'{path}: truncated PNG (no IEND chunk)')
+        try:
+            results = super().transform(results)
+        except Exception as e:  # noqa: BLE001 - name the file whatever failed
+            raise ValueError(f'{path}: cannot be read as an image ({e})') from e
+        if results is None or results.get('img') is None:
+            raise ValueError(f'{path}: cannot be read as an image')
+        return results

@@ -24,8 +24,9 @@ def stack_image_labels(data_samples: Sequence[SegDataSample], num_classes: int) 
         labels.append(ds.gt_image_labels)
     labels = torch.stack(labels).float()
     if labels.shape[1] != num_classes:
-        raise ValueError(f'image labels have {labels.shape[1]} classes but the '
-                         f'model has {num_classes} (background included)')
+        raise ValueError(f"{data_samples[0].metainfo.get('img_path', 'batch')}: image labels "
+                         f'have {labels.shape[1]} classes but the model has {num_classes} '
+                         '(background included): do the config and the dataset agree?')
     return labels
 
 
@@ -76,6 +77,26 @@ class APCSegmentor(EncoderDecoder):
             raise ValueError(
                 f'weak_head.num_classes={self.weak_head.num_classes} differs from '
                 f'decode_head.num_classes={self.num_classes}')
+        self._register_load_state_dict_pre_hook(self._check_checkpoint_fits)
+
+    def _check_checkpoint_fits(self, state_dict, prefix, *args, **kwargs) -> None:
+        """Refuse weights of another architecture instead of half-loading them.
+
+        mmengine loads checkpoints non-strictly and only logs what does not
+        fit. Heads of another class count (fine-tuning) are fine; a
+        checkpoint in which most of this model's tensors are missing or of
+        another shape is an error that names the file.
+        """
+        from ...utils.checkpoint import LAST_LOADED
+        own = {prefix + k: v.shape for k, v in self.state_dict().items()}
+        fits = sum(1 for k, shape in own.items()
+                   if k in state_dict and tuple(state_dict[k].shape) == tuple(shape))
+        if fits < len(own) / 2:
+            missing = [k for k in own if k not in state_dict][:3]
+            raise ValueError(
+                f"{LAST_LOADED['path'] or 'checkpoint'}: not weights of this model "
+                f'({fits} of {len(own)} tensors fit; e.g. missing {missing}). Is it a '
+                'checkpoint of another config?')
 
     # ------------------------------------------------------------ training
     def loss(self, inputs: Tensor, data_samples: List[SegDataSample]) -> dict:

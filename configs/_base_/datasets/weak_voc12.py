@@ -3,7 +3,7 @@ dataset_type = 'WeakVOCDataset'
 data_root = 'data/VOCdevkit/VOC2012'
 crop_size = (384, 384)
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCheckedImageFromFile'),
     dict(type='LoadImageLevelLabels'),
     dict(type='Resize', scale=crop_size, keep_ratio=False),
     dict(type='RandomFlip', prob=0.5),
