@@ -17,7 +17,11 @@ def shrink(model_cfg):
     bb = model_cfg.backbone
     bb.init_cfg = None
     kind = bb.type.split('.')[-1]
-    if kind == 'VisionTransformer':
+    if kind == 'VisionTransformer' and not bb.type.startswith('mmpretrain.'):  # mmseg's
+        bb.update(embed_dims=32, num_layers=4, num_heads=2, img_size=(64, 64),
+                  out_indices=(0, 1, 2, 3), frozen_exclude=['layers.2.', 'layers.3.'])
+        chans = [32] * 4
+    elif kind == 'VisionTransformer':
         bb.update(arch=dict(embed_dims=32, num_layers=4, num_heads=2, feedforward_channels=64),
                   img_size=64, frozen_stages=min(bb.get('frozen_stages', -1), 2),
                   out_indices=tuple(range(4 - len(bb.out_indices), 4)))
