@@ -129,14 +129,21 @@ def bench_heads(num_classes, grid, batch, dim, device, warmup, reps):
 
 
 def bench_crf(warmup, reps):
+    """DenseCRF at 500x375 on a random-noise image (the bilateral filter's worst
+    case) and on a demo scene (smooth background, objects) upscaled to that size."""
+    import cv2
+    sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+    from make_demo_data import make_image
     rng = np.random.default_rng(0)
-    img = rng.integers(0, 256, (375, 500, 3), dtype=np.uint8)
+    images = dict(noise=rng.integers(0, 256, (375, 500, 3), dtype=np.uint8),
+                  scene=cv2.resize(make_image(np.random.default_rng(0))[0], (500, 375)))
     out = {}
-    for k in (2, 21):
-        probs = rng.random((k, 375, 500)).astype(np.float32)
-        probs /= probs.sum(0, keepdims=True)
-        out[f'crf_{k}_classes'] = timed(lambda: dense_crf(img, probs), torch.device('cpu'),
-                                        warmup, reps)
+    for name, img in images.items():
+        for k in (2, 3, 21):
+            probs = rng.random((k, 375, 500)).astype(np.float32)
+            probs /= probs.sum(0, keepdims=True)
+            out[f'crf_{name}_{k}_classes'] = timed(lambda: dense_crf(img, probs),
+                                                   torch.device('cpu'), warmup, reps)
     return out
 
 
