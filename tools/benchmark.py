@@ -48,11 +48,11 @@ def timed(fn, device, warmup, reps):
     return statistics.median(times)
 
 
-def build_model(config, device, num_classes_hint=None):
+def build_model(config, device):
+    """The config's model with random weights (speed does not depend on them)."""
     cfg = Config.fromfile(config)
     cfg.model.backbone.init_cfg = None
-    model = MODELS.build(cfg.model).to(device)
-    return cfg, model
+    return MODELS.build(cfg.model).to(device)
 
 
 def fake_batch(model, batch, size, device, seed=0):
@@ -163,7 +163,7 @@ def main(argv=None):
     register_all_modules(init_default_scope=True)
     device = torch.device(args.device)
     torch.manual_seed(0)
-    _, model = build_model(args.config, device)
+    model = build_model(args.config, device)
     size = (args.train_size, args.train_size)
     res = {}
     if 'train' not in args.skip:

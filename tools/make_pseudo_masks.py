@@ -120,9 +120,8 @@ def make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=None, mask_dir=None,
     pending, t0 = [], time.perf_counter()
     bar = ProgressBar(len(dataset)) if progress else None
 
-    def finish(path, pred, gt):
-        if not osp.isfile(path) or overwrite:
-            save_palette_png(path, pred, palette)
+    def finish(path, pred, gt):  # only reached for masks not written yet (or --overwrite)
+        save_palette_png(path, pred, palette)
         if metric is not None:
             metric.add(pred, gt)
 

@@ -9,7 +9,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from apc_mmseg.utils import prepare_distributed  # noqa: E402
+from apc_mmseg.utils import finish_distributed, prepare_distributed  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -76,6 +76,7 @@ def main(argv=None):
     prepare_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.test()
+    finish_distributed()
 
 
 if __name__ == '__main__':

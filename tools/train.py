@@ -11,7 +11,7 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from apc_mmseg.utils import prepare_distributed  # noqa: E402
+from apc_mmseg.utils import finish_distributed, prepare_distributed  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -62,6 +62,7 @@ def main(argv=None):
     prepare_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    finish_distributed()
 
 
 if __name__ == '__main__':

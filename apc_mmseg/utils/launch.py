@@ -25,3 +25,11 @@ def prepare_distributed(cfg, launcher: str) -> None:
         dist.init_process_group(backend='gloo')
     local = int(os.environ.get('LOCAL_WORLD_SIZE', os.environ.get('WORLD_SIZE', 1)))
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(local, 1)))
+
+
+def finish_distributed() -> None:
+    """Leave together: a rank that exits while its peers' gloo connections are
+    still open can be aborted (SIGABRT) on the way out."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

@@ -59,8 +59,13 @@ def main(mode, out):
         values, grads = losses_and_grads(model, module, data(module, part=rank))
         dist.all_reduce(values)  # batch-mean losses: the mean over ranks is the whole batch's
         values /= dist.get_world_size()
-        if rank != 0:
-            return
+        if rank == 0:
+            torch.save(dict(losses=values, grads=grads), out)
+        # Leave together: a rank exiting while its peer's gloo connection is
+        # still open can be aborted (seen once as exit code -6).
+        dist.barrier()
+        dist.destroy_process_group()
+        return
     torch.save(dict(losses=values, grads=grads), out)
 
 

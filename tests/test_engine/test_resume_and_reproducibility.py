@@ -2,7 +2,6 @@
 the same seed gives the same loss curve; a checkpoint is never half-written."""
 import json
 import os
-import os.path as osp
 import signal
 import subprocess
 import sys

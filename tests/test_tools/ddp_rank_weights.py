@@ -7,7 +7,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from apc_mmseg.utils import prepare_distributed
+from apc_mmseg.utils import finish_distributed, prepare_distributed
 
 
 def main(config, work_dir, data_root):
@@ -27,6 +27,7 @@ def main(config, work_dir, data_root):
     runner.train()
     model = runner.model.module if hasattr(runner.model, 'module') else runner.model
     torch.save(model.state_dict(), os.path.join(work_dir, f"rank{os.environ['RANK']}.pth"))
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -1,12 +1,10 @@
 """The mmseg-style tools end to end on CPU: 2-process training, testing,
 inference APIs on the checkpoint it wrote."""
 import glob
-import os
 import os.path as osp
 import re
 import sys
 
-import pytest
 import torch
 
 from conftest import REPO, cfg_options_argv, free_port, run, tool_env

@@ -99,7 +99,10 @@ class AKPHead(BaseModule):
         labels = self.class_merge(probs.detach(), image_labels).argmax(dim=1)
         labels = F.interpolate(labels[:, None].float(), size=tuple(out_size),
                                mode='nearest')[:, 0].long()
-        if valid_sizes is not None:
+        # Skip the mask (and its host-to-device copy) when nothing is padded,
+        # as with the fixed-size training crops.
+        if valid_sizes is not None and any(
+                tuple(v) != tuple(out_size) for v in valid_sizes):
             h, w = out_size
             valid = torch.tensor(valid_sizes, device=labels.device)  # [B, 2]
             rows = torch.arange(h, device=labels.device)[None, :, None] < valid[:, 0, None, None]
