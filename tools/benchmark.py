@@ -3,21 +3,28 @@
 Training step (forward + backward + optimiser) of the bare backbone and of the
 full APC model; inference of the bare backbone and of the full model (with and
 without flip) at the test size; AKP pooling and the PCL loss alone; DenseCRF on
-a 500x375 image with 2 and with 21 classes. Each figure is the median of
-``--reps`` runs after ``--warmup`` runs. Prints a table and writes JSON.
+a 500x375 image with 2, 3 and 21 classes; the training data loader's images per
+second. Each time is the median of ``--reps`` runs after ``--warmup`` runs, the
+runs of compared variants taken in turns. From the training step: images per
+second, TFLOP/s (torch's FLOP counter), the FLOP utilisation on a known GPU,
+and the projected time of 15 epochs of VOC train_aug. Prints a table and
+writes JSON. Sets malloc as tools/train.py does (APC_MMSEG_TUNE_MALLOC=0: not).
 
     python tools/benchmark.py configs/apc/apc_vitb16_voc.py --batch 2 --out bench.json
 """
 import argparse
 import json
+import os
 import os.path as osp
 import platform
 import resource
 import statistics
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # make_demo_data
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -28,6 +35,7 @@ from mmseg.utils import register_all_modules  # noqa: E402
 import apc_mmseg  # noqa: E402,F401
 from apc_mmseg.models import build_pooling, patch_contrast_loss  # noqa: E402
 from apc_mmseg.postprocessing import dense_crf  # noqa: E402
+from apc_mmseg.utils import keep_freed_memory  # noqa: E402
 
 
 def sync(device):
@@ -36,16 +44,24 @@ def sync(device):
 
 
 def timed(fn, device, warmup, reps):
+    return timed_together(dict(t=fn), device, warmup, reps)['t']
+
+
+def timed_together(fns, device, warmup, reps):
+    """Median seconds of each function, run in turns so that drift of a
+    shared machine touches all of them alike."""
     for _ in range(warmup):
-        fn()
+        for fn in fns.values():
+            fn()
     sync(device)
-    times = []
+    times = {name: [] for name in fns}
     for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            sync(device)
+            times[name].append(time.perf_counter() - t)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def build_model(config, device):
@@ -97,8 +113,10 @@ def bench_train(model, data, device, amp, warmup, reps):
         loss.backward()
         opt_full.step()
 
-    return dict(train_backbone=timed(backbone_step, device, warmup, reps),
-                train_full=timed(full_step, device, warmup, reps))
+    out = timed_together(dict(train_backbone=backbone_step, train_full=full_step),
+                         device, warmup, reps)
+    out['train_full_gflop'] = count_flops(full_step) / 1e9
+    return out
 
 
 @torch.no_grad()
@@ -107,11 +125,14 @@ def bench_infer(model, size, device, warmup, reps):
     x = torch.randn(1, 3, *size, device=device)
     metas = [dict(ori_shape=size, img_shape=size, pad_shape=size)]
     model.test_cfg.size = size
-    out = dict(infer_backbone=timed(lambda: model.backbone(x), device, warmup, reps))
-    model.test_cfg.flip = False
-    out['infer_full'] = timed(lambda: model.inference(x, metas), device, warmup, reps)
-    model.test_cfg.flip = True
-    out['infer_full_flip'] = timed(lambda: model.inference(x, metas), device, warmup, reps)
+
+    def full(flip):
+        model.test_cfg.flip = flip
+        return model.inference(x, metas)
+
+    out = timed_together(dict(infer_backbone=lambda: model.backbone(x),
+                              infer_full=lambda: full(False),
+                              infer_full_flip=lambda: full(True)), device, warmup, reps)
     model.test_cfg.flip = False
     return out
 
@@ -132,7 +153,6 @@ def bench_crf(warmup, reps):
     """DenseCRF at 500x375 on a random-noise image (the bilateral filter's worst
     case) and on a demo scene (smooth background, objects) upscaled to that size."""
     import cv2
-    sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
     from make_demo_data import make_image
     rng = np.random.default_rng(0)
     images = dict(noise=rng.integers(0, 256, (375, 500, 3), dtype=np.uint8),
@@ -147,6 +167,97 @@ def bench_crf(warmup, reps):
     return out
 
 
+# Dense bf16 peaks (TFLOP/s) for the model-FLOP utilisation; --peak-tflops
+# overrides (or gives one for another card).
+BF16_PEAK_TFLOPS = {'H100 PCIe': 756., 'H100': 989., 'H200': 989., 'A100': 312.,
+                    'RTX 4090': 165.}
+VOC_TRAIN_AUG_IMAGES = 10582
+
+
+def count_flops(fn):
+    """FLOPs of ``fn()`` as torch's FlopCounterMode counts them (matmuls,
+    convolutions, attention incl. the CPU flash kernel; not the LSTM)."""
+    from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop, sdpa_flop
+    aten = torch.ops.aten
+
+    def as_is(formula):  # torch's formulas already take tensors: no second wrapping
+        def count(*args, **kwargs):
+            return formula(*args, **kwargs)
+        count._get_raw = True
+        return count
+
+    extra = {}
+    if hasattr(aten, '_scaled_dot_product_flash_attention_for_cpu'):
+        extra = {aten._scaled_dot_product_flash_attention_for_cpu: as_is(sdpa_flop),
+                 aten._scaled_dot_product_flash_attention_for_cpu_backward:
+                 as_is(sdpa_backward_flop)}
+    with FlopCounterMode(display=False, custom_mapping=extra) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def peak_tflops(device, given):
+    if given or device.type != 'cuda':
+        return given
+    name = torch.cuda.get_device_name(device)
+    for key, value in BF16_PEAK_TFLOPS.items():  # most specific first
+        if key in name:
+            return value
+    return None
+
+
+def write_loader_images(cfg, root, num_images):
+    """``num_images`` 500x375 JPEG scenes with image labels where the config's
+    training set looks for them."""
+    import cv2
+    from mmseg.registry import DATASETS
+    from make_demo_data import make_image
+    ds_cfg = cfg.train_dataloader.dataset
+    classes = (ds_cfg.get('metainfo') or {}).get('classes') or \
+        DATASETS.get(ds_cfg.type).METAINFO['classes']
+    img_dir = osp.join(root, ds_cfg.get('data_prefix', {}).get('img_path', ''))
+    os.makedirs(img_dir, exist_ok=True)
+    rng = np.random.default_rng(0)
+    ids = [f'{i:06d}' for i in range(num_images)]
+    labels = {}
+    for img_id in ids:
+        img = cv2.resize(make_image(rng)[0], (500, 375))
+        cv2.imwrite(osp.join(img_dir, img_id + '.jpg'), img[..., ::-1])
+        labels[img_id] = [classes[c] for c in rng.choice(np.arange(1, len(classes)), 2,
+                                                         replace=False)]
+    ann_file = osp.join(root, ds_cfg.ann_file)
+    os.makedirs(osp.dirname(ann_file), exist_ok=True)
+    with open(ann_file, 'w') as f:
+        f.write('\n'.join(ids) + '\n')
+    with open(osp.join(root, ds_cfg.get('labels_file', 'cls_labels.json')), 'w') as f:
+        json.dump(labels, f)
+
+
+def bench_loader(config, workers, batches, warmup):
+    """Images per second of the config's training data loader (decode,
+    augment, collate) on synthetic 500x375 JPEGs, after ``warmup`` batches."""
+    from mmengine.runner import Runner
+    cfg = Config.fromfile(config)
+    loader_cfg = cfg.train_dataloader
+    if workers is not None:
+        loader_cfg.num_workers = workers
+        loader_cfg.persistent_workers = workers > 0
+    with tempfile.TemporaryDirectory() as root:
+        write_loader_images(cfg, root, num_images=64)
+        loader_cfg.dataset.data_root = root
+        loader = Runner.build_dataloader(loader_cfg, seed=0)
+        batches_iter = iter(loader)
+        for _ in range(warmup):
+            next(batches_iter)
+        t = time.perf_counter()
+        for _ in range(batches):
+            next(batches_iter)
+        seconds = time.perf_counter() - t
+        del batches_iter, loader
+    return dict(loader_images_per_s=batches * loader_cfg.batch_size / seconds,
+                loader_workers=loader_cfg.num_workers)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
@@ -157,9 +268,17 @@ def main(argv=None):
     parser.add_argument('--amp', action='store_true', help='bf16 autocast in the train step')
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--reps', type=int, default=3)
-    parser.add_argument('--skip', nargs='*', default=[], choices=['train', 'infer', 'heads', 'crf'])
+    parser.add_argument('--skip', nargs='*', default=[],
+                        choices=['train', 'infer', 'heads', 'crf', 'loader'])
+    parser.add_argument('--loader-workers', type=int,
+                        help="data-loader workers (default: the config's)")
+    parser.add_argument('--loader-batches', type=int, default=100)
+    parser.add_argument('--peak-tflops', type=float,
+                        help='bf16 peak of the card, for the FLOP utilisation '
+                        '(known: ' + ', '.join(BF16_PEAK_TFLOPS) + ')')
     parser.add_argument('--out', help='write the figures as JSON here')
     args = parser.parse_args(argv)
+    malloc_tuned = keep_freed_memory()  # as tools/train.py does
     register_all_modules(init_default_scope=True)
     device = torch.device(args.device)
     torch.manual_seed(0)
@@ -177,24 +296,41 @@ def main(argv=None):
                                model.weak_head.in_channels, device, args.warmup, args.reps))
     if 'crf' not in args.skip:
         res.update(bench_crf(args.warmup, args.reps))
+    rates = {}
+    if 'loader' not in args.skip:
+        rates.update(bench_loader(args.config, args.loader_workers, args.loader_batches,
+                                  warmup=2))
     ratios = {}
     if 'train_full' in res:
         ratios['train_full / train_backbone'] = res['train_full'] / res['train_backbone']
+        rates['train_images_per_s'] = args.batch / res['train_full']
+        rates['train_tflop_per_s'] = res.pop('train_full_gflop') / res['train_full'] / 1e3
+        rates['voc_15_epochs_minutes'] = \
+            15 * VOC_TRAIN_AUG_IMAGES / rates['train_images_per_s'] / 60
+        peak = peak_tflops(device, args.peak_tflops)
+        if peak:
+            rates['model_flop_utilisation'] = rates['train_tflop_per_s'] / peak
+        if 'loader_images_per_s' in rates:
+            ratios['loader / train step (images/s)'] = \
+                rates['loader_images_per_s'] / rates['train_images_per_s']
     if 'infer_full' in res:
         ratios['infer_full / infer_backbone'] = res['infer_full'] / res['infer_backbone']
         ratios['infer_full_flip / infer_backbone'] = res['infer_full_flip'] / res['infer_backbone']
-    peak = (torch.cuda.max_memory_allocated() if device.type == 'cuda'
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    peak_mem = (torch.cuda.max_memory_allocated() if device.type == 'cuda'
+                else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     report = dict(config=args.config, device=str(device), machine=platform.processor() or
                   platform.machine(), threads=torch.get_num_threads(), batch=args.batch,
                   train_size=args.train_size, test_size=args.test_size, amp=args.amp,
-                  seconds=res, ratios=ratios, peak_memory_mb=peak / 2 ** 20)
-    print(f"{'what':32s} {'seconds':>10s}")
+                  malloc_tuned=malloc_tuned, seconds=res, rates=rates, ratios=ratios,
+                  peak_memory_mb=peak_mem / 2 ** 20)
+    print(f"{'what':36s} {'value':>10s}")
     for k, v in res.items():
-        print(f'{k:32s} {v:10.4f}')
+        print(f'{k:36s} {v:10.4f} s')
+    for k, v in rates.items():
+        print(f'{k:36s} {v:10.3f}')
     for k, v in ratios.items():
-        print(f'{k:32s} {v:10.3f}x')
-    print(f"{'peak memory (MiB)':32s} {report['peak_memory_mb']:10.0f}")
+        print(f'{k:36s} {v:10.3f}x')
+    print(f"{'peak memory (MiB)':36s} {report['peak_memory_mb']:10.0f}")
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(report, f, indent=2)

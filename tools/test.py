@@ -9,7 +9,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from apc_mmseg.utils import finish_distributed, prepare_distributed  # noqa: E402
+from apc_mmseg.utils import finish_distributed, keep_freed_memory, prepare_distributed  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -74,6 +74,7 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = build_config(args)
     prepare_distributed(cfg, args.launcher)
+    keep_freed_memory()
     runner = Runner.from_cfg(cfg)
     runner.test()
     finish_distributed()

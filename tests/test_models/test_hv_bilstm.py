@@ -49,3 +49,22 @@ def test_input_dropout_is_active_in_training():
     assert not torch.allclose(a, b)
     neck.eval()
     assert torch.equal(neck(x)[0], neck(x)[0])
+
+
+def test_matches_an_lstm_run_on_each_row_and_column():
+    """Reference: every row (and column) fed alone, batch-first, through the
+    neck's own LSTMs; output channels = [horizontal 2h, vertical 2h]."""
+    torch.manual_seed(0)
+    neck = HVBiLSTM(in_channels=8, hidden_channels=3).eval().double()
+    x = torch.randn(2, 8, 4, 5, dtype=torch.float64)
+    out = neck((x,))[0]
+    assert out.shape == (2, 12, 4, 5)
+    for b in range(2):
+        for i in range(4):
+            row = x[b, :, i, :].t()[:, None]  # W, 1, D (sequence-first)
+            ref = neck.lstm_h(row)[0][:, 0].t()  # 2h, W
+            torch.testing.assert_close(out[b, :6, i, :], ref)
+        for j in range(5):
+            col = x[b, :, :, j].t()[:, None]
+            ref = neck.lstm_v(col)[0][:, 0].t()  # 2h, H
+            torch.testing.assert_close(out[b, 6:, :, j], ref)

@@ -7,7 +7,7 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from ..layers import build_pooling
+from ..layers import UniformMaskDropout, build_pooling
 
 
 def clip_bce(probs: Tensor, targets: Tensor, eps: float = 1e-7) -> Tensor:
@@ -55,7 +55,7 @@ class AKPHead(BaseModule):
         self.ignore_index = ignore_index
         self.loss_weight = loss_weight
         self.l2_weight = l2_weight
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = UniformMaskDropout(dropout)
         self.classifier = nn.Conv2d(in_channels, num_classes, 1, bias=False)
         self.pooling = build_pooling(pooling)
 

@@ -6,6 +6,8 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from ..layers import UniformMaskDropout
+
 
 @MODELS.register_module()
 class HVBiLSTM(BaseModule):
@@ -45,11 +47,10 @@ class HVBiLSTM(BaseModule):
         self.out_channels = 4 * hidden_channels
         self.in_index = in_index
         self.forget_bias = forget_bias
-        self.dropout = nn.Dropout(dropout)
-        self.lstm_h = nn.LSTM(in_channels, hidden_channels, batch_first=True,
-                              bidirectional=True)
-        self.lstm_v = nn.LSTM(in_channels, hidden_channels, batch_first=True,
-                              bidirectional=True)
+        self.dropout = UniformMaskDropout(dropout)
+        # Sequence-first: the layout the LSTM kernels use, so no transposes.
+        self.lstm_h = nn.LSTM(in_channels, hidden_channels, bidirectional=True)
+        self.lstm_v = nn.LSTM(in_channels, hidden_channels, bidirectional=True)
         self._init_forget_bias()
 
     def _init_forget_bias(self):
@@ -66,19 +67,15 @@ class HVBiLSTM(BaseModule):
         super().init_weights()
         self._init_forget_bias()
 
-    @staticmethod
-    def _scan(lstm: nn.LSTM, seqs: Tensor) -> Tensor:
-        """``[N, L, D] -> [N, L, 2h]``."""
-        return lstm(seqs)[0]
-
     def refine(self, x: Tensor) -> Tensor:
-        """``[B, D, H, W] -> [B, 4h, H, W]``."""
+        """``[B, D, H, W] -> [B, 4h, H, W]`` (channels-last memory)."""
         B, D, H, W = x.shape
-        x = self.dropout(x).permute(0, 2, 3, 1)  # B, H, W, D
-        rows = self._scan(self.lstm_h, x.reshape(B * H, W, D)).reshape(B, H, W, -1)
-        cols = self._scan(self.lstm_v, x.transpose(1, 2).reshape(B * W, H, D))
-        cols = cols.reshape(B, W, H, -1).transpose(1, 2)
-        return torch.cat([rows, cols], dim=-1).permute(0, 3, 1, 2).contiguous()
+        x = self.dropout(x)
+        rows = x.permute(3, 0, 2, 1).reshape(W, B * H, D)  # along the width
+        cols = x.permute(2, 0, 3, 1).reshape(H, B * W, D)  # along the height
+        rows = self.lstm_h(rows)[0].view(W, B, H, -1).permute(1, 2, 0, 3)
+        cols = self.lstm_v(cols)[0].view(H, B, W, -1).permute(1, 0, 2, 3)
+        return torch.cat([rows, cols], dim=-1).permute(0, 3, 1, 2)
 
     def forward(self, inputs: Sequence[Tensor]) -> Tuple[Tensor, ...]:
         outs = list(inputs)
