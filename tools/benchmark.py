@@ -65,10 +65,11 @@ def timed_together(fns, device, warmup, reps):
 
 
 def build_model(config, device):
-    """The config's model with random weights (speed does not depend on them)."""
+    """The config's model with random weights (speed does not depend on them)
+    and its optimizer's config."""
     cfg = Config.fromfile(config)
     cfg.model.backbone.init_cfg = None
-    return MODELS.build(cfg.model).to(device)
+    return MODELS.build(cfg.model).to(device), cfg.optim_wrapper.optimizer
 
 
 def fake_batch(model, batch, size, device, seed=0):
@@ -88,11 +89,14 @@ def fake_batch(model, batch, size, device, seed=0):
     return model.data_preprocessor(dict(inputs=inputs, data_samples=samples), True)
 
 
-def bench_train(model, data, device, amp, warmup, reps):
+def bench_train(model, data, optimizer, device, amp, warmup, reps):
+    """``optimizer``: the config's optimizer dict, built once for the model's
+    and once for the backbone's trainable parameters."""
+    from mmengine.registry import OPTIMIZERS
     params = [p for p in model.parameters() if p.requires_grad]
     bb_params = [p for p in model.backbone.parameters() if p.requires_grad]
-    opt_full = torch.optim.Adam(params, lr=1e-6)
-    opt_bb = torch.optim.Adam(bb_params, lr=1e-6)
+    opt_full = OPTIMIZERS.build(dict(optimizer, params=params))
+    opt_bb = OPTIMIZERS.build(dict(optimizer, params=bb_params))
     ctx = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if amp else \
         (lambda: torch.autocast(device.type, enabled=False))
     model.train()
@@ -282,12 +286,12 @@ def main(argv=None):
     register_all_modules(init_default_scope=True)
     device = torch.device(args.device)
     torch.manual_seed(0)
-    model = build_model(args.config, device)
+    model, optimizer = build_model(args.config, device)
     size = (args.train_size, args.train_size)
     res = {}
     if 'train' not in args.skip:
-        res.update(bench_train(model, fake_batch(model, args.batch, size, device), device,
-                               args.amp, args.warmup, args.reps))
+        res.update(bench_train(model, fake_batch(model, args.batch, size, device), optimizer,
+                               device, args.amp, args.warmup, args.reps))
     if 'infer' not in args.skip:
         res.update(bench_infer(model, (args.test_size,) * 2, device, args.warmup, args.reps))
     if 'heads' not in args.skip:

@@ -2,9 +2,11 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.logging import MessageHub
 from mmengine.structures import PixelData
+from mmseg.models.losses import CrossEntropyLoss, accuracy
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
@@ -112,8 +114,42 @@ class APCSegmentor(EncoderDecoder):
         pseudo = self.weak_head.pseudo_labels(
             probs, labels, inputs.shape[2:],
             [ds.metainfo.get('img_shape', inputs.shape[2:]) for ds in data_samples])
-        losses.update(self.decode_head.loss(
-            feats, self._with_pseudo_masks(data_samples, pseudo), self.train_cfg))
+        losses.update(self._decode_loss(feats, pseudo, data_samples))
+        return losses
+
+    def _decode_loss(self, feats, pseudo: Tensor, data_samples) -> dict:
+        """L_seg and ``acc_seg`` of the decode head against ``pseudo [B, H, W]``.
+
+        With mmseg's softmax ``CrossEntropyLoss`` (no class weights, no pixel
+        sampler: mmseg loops over the label's first dimension for those) the
+        logits are upsampled in channels-last memory and the loss modules
+        and ``accuracy`` get them as ``[B*H*W, C+1]`` rows: the same values
+        as mmseg's ``loss_by_feat``, without its reductions across a strided
+        class dimension (a third of the loss's cost at 384²). Any other
+        loss goes through ``decode_head.loss``.
+        """
+        head = self.decode_head
+        losses_decode = list(head.loss_decode) if isinstance(head.loss_decode, nn.ModuleList) \
+            else [head.loss_decode]
+        if head.sampler is not None or not all(
+                isinstance(loss, CrossEntropyLoss) and not loss.use_sigmoid
+                and not loss.use_mask and loss.class_weight is None
+                for loss in losses_decode):
+            return head.loss(feats, self._with_pseudo_masks(data_samples, pseudo),
+                             self.train_cfg)
+        logits = head(feats)
+        logits = F.interpolate(logits.contiguous(memory_format=torch.channels_last),
+                               pseudo.shape[1:], mode='bilinear',
+                               align_corners=head.align_corners)
+        rows = logits.permute(0, 2, 3, 1).reshape(-1, logits.shape[1])
+        labels = pseudo.reshape(-1)
+        losses = {}
+        for loss in losses_decode:
+            value = loss(rows, labels, ignore_index=head.ignore_index)
+            losses[loss.loss_name] = losses[loss.loss_name] + value \
+                if loss.loss_name in losses else value
+        with torch.no_grad():
+            losses['acc_seg'] = accuracy(rows, labels, ignore_index=head.ignore_index)
         return losses
 
     def _pcl(self, z: Tensor, probs: Tensor, labels: Tensor) -> Tensor:
