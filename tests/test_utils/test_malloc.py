@@ -1,0 +1,41 @@
+import subprocess
+import sys
+import textwrap
+
+# mallinfo2().hblkhd: bytes that glibc holds in mmap'ed blocks.
+PROBE = textwrap.dedent('''
+    import ctypes, sys
+    sys.path.insert(0, {repo!r})
+    from apc_mmseg.utils import keep_freed_memory
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_size_t) for n in (
+            'arena', 'ordblks', 'smblks', 'hblks', 'hblkhd', 'usmblks',
+            'fsmblks', 'uordblks', 'fordblks', 'keepcost')]
+
+    libc = ctypes.CDLL('libc.so.6')
+    libc.mallinfo2.restype = MallInfo2
+    tuned = keep_freed_memory() if {tune} else False
+    before = libc.mallinfo2().hblkhd
+    block = bytearray(20 << 20)  # a 20 MiB block, as a step's activations
+    print(tuned, libc.mallinfo2().hblkhd - before)
+''')
+
+
+def probe(repo_root, tune, env=None):
+    out = subprocess.run([sys.executable, '-c', PROBE.format(repo=repo_root, tune=tune)],
+                         capture_output=True, text=True, env=env, check=True).stdout.split()
+    return out[0] == 'True', int(out[1])
+
+
+def test_large_blocks_come_from_the_heap_once_tuned(repo_root):
+    assert probe(repo_root, tune=False)[1] >= 20 << 20  # glibc's default: mmap
+    tuned, mmapped = probe(repo_root, tune=True)
+    assert tuned and mmapped == 0
+
+
+def test_env_switch_leaves_malloc_alone(repo_root):
+    import os
+    env = dict(os.environ, APC_MMSEG_TUNE_MALLOC='0')
+    tuned, mmapped = probe(repo_root, tune=True, env=env)
+    assert not tuned and mmapped >= 20 << 20
