@@ -119,7 +119,7 @@ def bench_train(model, data, optimizer, device, amp, warmup, reps):
 
     out = timed_together(dict(train_backbone=backbone_step, train_full=full_step),
                          device, warmup, reps)
-    out['train_full_gflop'] = count_flops(full_step) / 1e9
+    out['train_full_gflop'] = count_flops(full_step, model) / 1e9
     return out
 
 
@@ -178,9 +178,23 @@ BF16_PEAK_TFLOPS = {'H100 PCIe': 756., 'H100': 989., 'H200': 989., 'A100': 312.,
 VOC_TRAIN_AUG_IMAGES = 10582
 
 
-def count_flops(fn):
+def lstm_flops(lstm, x, backward):
+    """Multiply-add FLOPs of an ``nn.LSTM`` on ``x`` (any layout): per layer
+    and direction, 4 gates of (input + hidden) -> hidden for every token;
+    a backward pass costs twice the forward."""
+    tokens = x.shape[0] * x.shape[1] if x.dim() == 3 else x.shape[0]
+    dirs = 2 if lstm.bidirectional else 1
+    h, total, width = lstm.hidden_size, 0, lstm.input_size
+    for _ in range(lstm.num_layers):
+        total += dirs * 2 * tokens * 4 * h * (width + h)
+        width = dirs * h
+    return total * (3 if backward else 1)
+
+
+def count_flops(fn, model=None):
     """FLOPs of ``fn()`` as torch's FlopCounterMode counts them (matmuls,
-    convolutions, attention incl. the CPU flash kernel; not the LSTM)."""
+    convolutions, attention incl. the CPU flash kernel), plus the ``nn.LSTM``
+    modules of ``model`` (their fused kernels are not counted by torch)."""
     from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop, sdpa_flop
     aten = torch.ops.aten
 
@@ -195,9 +209,19 @@ def count_flops(fn):
         extra = {aten._scaled_dot_product_flash_attention_for_cpu: as_is(sdpa_flop),
                  aten._scaled_dot_product_flash_attention_for_cpu_backward:
                  as_is(sdpa_backward_flop)}
-    with FlopCounterMode(display=False, custom_mapping=extra) as counter:
-        fn()
-    return counter.get_total_flops()
+    lstm_total = []
+    hooks = [m.register_forward_hook(
+        lambda mod, inp, out: lstm_total.append(
+            lstm_flops(mod, inp[0], torch.is_grad_enabled() and out[0].requires_grad)))
+        for m in (model.modules() if model is not None else ())
+        if isinstance(m, torch.nn.LSTM)]
+    try:
+        with FlopCounterMode(display=False, custom_mapping=extra) as counter:
+            fn()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return counter.get_total_flops() + sum(lstm_total)
 
 
 def peak_tflops(device, given):
