@@ -120,25 +120,19 @@ class APCSegmentor(EncoderDecoder):
     def _decode_loss(self, feats, pseudo: Tensor, data_samples) -> dict:
         """L_seg and ``acc_seg`` of the decode head against ``pseudo [B, H, W]``.
 
-        With mmseg's softmax ``CrossEntropyLoss`` (no class weights, no pixel
-        sampler: mmseg loops over the label's first dimension for those) the
-        logits are upsampled in channels-last memory and the loss modules
-        and ``accuracy`` get them as ``[B*H*W, C+1]`` rows: the same values
-        as mmseg's ``loss_by_feat``, without its reductions across a strided
-        class dimension (a third of the loss's cost at 384²). Any other
-        loss goes through ``decode_head.loss``.
+        With mmseg's softmax ``CrossEntropyLoss`` only, the logits are
+        upsampled in channels-last memory and the loss modules and
+        ``accuracy`` get them as ``[B*H*W, C+1]`` rows: the same values as
+        mmseg's ``loss_by_feat``, without its reductions across a strided
+        class dimension (a third of the loss's cost at 384²). Anything else
+        goes through ``decode_head.loss``.
         """
         head = self.decode_head
-        losses_decode = list(head.loss_decode) if isinstance(head.loss_decode, nn.ModuleList) \
-            else [head.loss_decode]
-        if head.sampler is not None or not all(
-                isinstance(loss, CrossEntropyLoss) and not loss.use_sigmoid
-                and not loss.use_mask and loss.class_weight is None
-                for loss in losses_decode):
+        losses_decode = self._rows_losses()
+        if losses_decode is None:
             return head.loss(feats, self._with_pseudo_masks(data_samples, pseudo),
                              self.train_cfg)
-        logits = head(feats)
-        logits = F.interpolate(logits.contiguous(memory_format=torch.channels_last),
+        logits = F.interpolate(head(feats).contiguous(memory_format=torch.channels_last),
                                pseudo.shape[1:], mode='bilinear',
                                align_corners=head.align_corners)
         rows = logits.permute(0, 2, 3, 1).reshape(-1, logits.shape[1])
@@ -146,11 +140,24 @@ class APCSegmentor(EncoderDecoder):
         losses = {}
         for loss in losses_decode:
             value = loss(rows, labels, ignore_index=head.ignore_index)
-            losses[loss.loss_name] = losses[loss.loss_name] + value \
-                if loss.loss_name in losses else value
+            losses[loss.loss_name] = losses.get(loss.loss_name, 0) + value
         with torch.no_grad():
             losses['acc_seg'] = accuracy(rows, labels, ignore_index=head.ignore_index)
         return losses
+
+    def _rows_losses(self) -> Optional[List[nn.Module]]:
+        """The decode head's losses if all take pixel rows, else None.
+
+        Excluded: a pixel sampler (it needs the map), sigmoid or mask CE, and
+        class weights (mmseg's CE loops in Python over the label's first
+        dimension to weigh them, which for rows is every pixel).
+        """
+        head = self.decode_head
+        losses = list(head.loss_decode) if isinstance(head.loss_decode, nn.ModuleList) \
+            else [head.loss_decode]
+        rows_ok = all(isinstance(loss, CrossEntropyLoss) and not loss.use_sigmoid
+                      and not loss.use_mask and loss.class_weight is None for loss in losses)
+        return losses if rows_ok and head.sampler is None else None
 
     def _pcl(self, z: Tensor, probs: Tensor, labels: Tensor) -> Tensor:
         if self.pcl_loss is None:
