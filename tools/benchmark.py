@@ -6,7 +6,7 @@ without flip) at the test size; AKP pooling and the PCL loss alone; DenseCRF on
 a 500x375 image with 2, 3 and 21 classes; the training data loader's images per
 second. Each time is the median of ``--reps`` runs after ``--warmup`` runs, the
 runs of compared variants taken in turns. From the training step: images per
-second, TFLOP/s (torch's FLOP counter), the FLOP utilisation on a known GPU,
+second, TFLOP/s (torch's FLOP counter and the LSTMs), the FLOP utilisation on a known GPU,
 and the projected time of 15 epochs of VOC train_aug. Prints a table and
 writes JSON. Sets malloc as tools/train.py does (APC_MMSEG_TUNE_MALLOC=0: not).
 

@@ -3,5 +3,6 @@ from .weak_seg_dataset import WeakSegDataset, read_image_labels, voc_palette
 from .weak_coco_dataset import WeakCOCODataset
 from .weak_voc_dataset import WeakVOCDataset
 
-__all__ = ['LoadCheckedImageFromFile', 'LoadImageLevelLabels', 'PackWeakSegInputs', 'WeakSegDataset',
-           'WeakVOCDataset', 'WeakCOCODataset', 'read_image_labels', 'voc_palette']
+__all__ = ['LoadCheckedImageFromFile', 'LoadImageLevelLabels', 'PackWeakSegInputs',
+           'WeakSegDataset', 'WeakVOCDataset', 'WeakCOCODataset', 'read_image_labels',
+           'voc_palette']

@@ -209,6 +209,7 @@ def test_decode_loss_is_mmseg_cross_entropy_at_label_size(ce):
     feats = model.extract_feat(data['inputs'])
     pseudo = torch.randint(0, NUM_CLASSES, (2, 32, 32))
     pseudo[0, :5] = 255
+    assert model._rows_losses() is not None  # the rows path is the one under test
     losses = model._decode_loss(feats, pseudo, data['data_samples'])
 
     logits = model.decode_head(feats).double()
@@ -234,6 +235,7 @@ def test_decode_loss_other_than_cross_entropy_goes_through_mmseg():
     data = model.data_preprocessor(batch(), True)
     feats = model.extract_feat(data['inputs'])
     pseudo = torch.randint(0, NUM_CLASSES, (2, 32, 32))
+    assert model._rows_losses() is None  # class weights and Dice: mmseg's own path
     losses = model._decode_loss(feats, pseudo, data['data_samples'])
     reference = model.decode_head.loss(
         feats, model._with_pseudo_masks(data['data_samples'], pseudo), model.train_cfg)
