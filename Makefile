@@ -8,14 +8,18 @@ TORCHVISION_VERSION ?= 0.29.1
 MMCV_VERSION ?= 2.1.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo clean-venv mmcv
+.PHONY: install test demo gpu-check clean-venv mmcv
 
 # mmcv 2.1.0 with its ops, built from source: mmseg 1.2.2 needs mmcv.ops and
 # refuses mmcv >= 2.2. Its setup.py pins -std=c++14/17, but torch >= 2.10's
-# headers need C++20, so the flag is raised before building. The wheel is kept
-# in $(WHEELHOUSE), so a new venv on the same machine installs it in seconds.
+# headers need C++20, so the flag is raised before building. Wheels are kept
+# in $(WHEELHOUSE) under the tag of what they were built for (torch release,
+# CUDA version or cpu: tools/misc/mmcv_build_tag.py), so a new venv on the same
+# machine installs the right one in seconds and a CPU build never lands where
+# CUDA ops are wanted. FORCE_CUDA=1 builds CUDA ops, FORCE_CUDA=0 CPU ops
+# (GPUs hidden from the build), unset: CUDA when torch sees a GPU.
 WHEELHOUSE ?= $(HOME)/.cache/apc_mmseg/wheels
-MMCV_WHEEL = $(wildcard $(WHEELHOUSE)/mmcv-$(MMCV_VERSION)-*.whl)
+MMCV_TAG_SCRIPT := tools/misc/mmcv_build_tag.py
 
 install: $(STAMP)
 
@@ -24,7 +28,8 @@ $(STAMP): requirements.txt requirements-dev.txt setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip "setuptools<81" wheel ninja
 	$(PIP) install -q torch==$(TORCH_VERSION) torchvision==$(TORCHVISION_VERSION)
-	$(PY) -c "import mmcv.ops" 2>/dev/null || $(MAKE) --no-print-directory mmcv
+	MMCV_VERSION=$(MMCV_VERSION) $(PY) $(MMCV_TAG_SCRIPT) --check-installed || \
+		$(MAKE) --no-print-directory mmcv
 	$(PIP) install -q -r requirements.txt -r requirements-dev.txt
 	$(PIP) install -q --no-build-isolation --no-deps -e .
 	touch $(STAMP)
@@ -37,18 +42,29 @@ test: install
 demo: install
 	$(PY) tools/demo.py --data data/demo --work-dir work_dirs/demo
 
+# The GPU path in one command (tools/misc/gpu_check.py): CUDA tests, 300 --amp
+# iterations, dist_train + resume, dist_test --out, benchmark --amp, a verdict
+# table. Without CUDA it says so and exits 0.
+gpu-check: install
+	$(PY) tools/misc/gpu_check.py
+
 clean-venv:
 	rm -rf $(VENV)
 
 mmcv:
-	@if [ -z "$(MMCV_WHEEL)" ]; then \
-		set -e; tmp=$$(mktemp -d); \
+	@set -e; export MMCV_VERSION=$(MMCV_VERSION); tag=$$($(PY) $(MMCV_TAG_SCRIPT)); \
+	dir=$(WHEELHOUSE)/mmcv-$(MMCV_VERSION)/$$tag; \
+	if ! ls $$dir/mmcv-$(MMCV_VERSION)-*.whl >/dev/null 2>&1; then \
+		case $$tag in *-cpu) cuda=0; export CUDA_VISIBLE_DEVICES=;; *) cuda=1;; esac; \
+		echo "building mmcv $(MMCV_VERSION) for $$tag (about 10 minutes on 2 cores)"; \
+		tmp=$$(mktemp -d); \
 		$(PIP) download -q --no-deps --no-binary :all: --no-build-isolation -d $$tmp mmcv==$(MMCV_VERSION); \
 		tar xzf $$tmp/mmcv-$(MMCV_VERSION).tar.gz -C $$tmp; \
 		sed -i 's/-std=c++1[47]/-std=c++20/g' $$tmp/mmcv-$(MMCV_VERSION)/setup.py; \
-		mkdir -p $(WHEELHOUSE); \
-		MMCV_WITH_OPS=1 FORCE_CUDA=$${FORCE_CUDA:-0} MAX_JOBS=$${MAX_JOBS:-2} \
-			$(PIP) wheel --no-deps --no-build-isolation -w $(WHEELHOUSE) $$tmp/mmcv-$(MMCV_VERSION); \
+		mkdir -p $$dir; \
+		MMCV_WITH_OPS=1 FORCE_CUDA=$$cuda MAX_JOBS=$${MAX_JOBS:-2} \
+			$(PIP) wheel --no-deps --no-build-isolation -w $$dir $$tmp/mmcv-$(MMCV_VERSION); \
 		rm -rf $$tmp; \
-	fi
-	$(PIP) install -q --no-deps $(WHEELHOUSE)/mmcv-$(MMCV_VERSION)-*.whl
+	fi; \
+	$(PIP) install -q --no-deps --force-reinstall $$dir/mmcv-$(MMCV_VERSION)-*.whl; \
+	$(PY) $(MMCV_TAG_SCRIPT) --check-installed

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(REPO, 'tools'))
@@ -14,6 +15,26 @@ import apc_mmseg  # noqa: E402,F401  (registers components)
 from mmseg.utils import register_all_modules  # noqa: E402
 
 register_all_modules(init_default_scope=True)  # configs' default_scope = 'mmseg'
+
+
+# The key tests run on every device this machine has: `cpu` always, `cuda`
+# when present, so the same suite is the GPU check (`make gpu-check`).
+DEVICES = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    return torch.device(request.param)
+
+
+def device_env(device):
+    """Environment for a tool run on ``device`` (CPU: GPUs hidden)."""
+    env = tool_env()
+    if device.type == 'cpu':
+        env['CUDA_VISIBLE_DEVICES'] = ''
+    else:
+        env.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')  # deterministic cuBLAS
+    return env
 
 
 @pytest.fixture(scope='session')

@@ -35,7 +35,7 @@ from mmseg.utils import register_all_modules  # noqa: E402
 import apc_mmseg  # noqa: E402,F401
 from apc_mmseg.models import build_pooling, patch_contrast_loss  # noqa: E402
 from apc_mmseg.postprocessing import dense_crf  # noqa: E402
-from apc_mmseg.utils import keep_freed_memory  # noqa: E402
+from apc_mmseg.utils import allow_tf32, keep_freed_memory  # noqa: E402
 
 
 def sync(device):
@@ -66,10 +66,10 @@ def timed_together(fns, device, warmup, reps):
 
 def build_model(config, device):
     """The config's model with random weights (speed does not depend on them)
-    and its optimizer's config."""
+    and its optim wrapper's config."""
     cfg = Config.fromfile(config)
     cfg.model.backbone.init_cfg = None
-    return MODELS.build(cfg.model).to(device), cfg.optim_wrapper.optimizer
+    return MODELS.build(cfg.model).to(device), cfg.optim_wrapper
 
 
 def fake_batch(model, batch, size, device, seed=0):
@@ -89,17 +89,24 @@ def fake_batch(model, batch, size, device, seed=0):
     return model.data_preprocessor(dict(inputs=inputs, data_samples=samples), True)
 
 
-def bench_train(model, data, optimizer, device, amp, warmup, reps):
-    """``optimizer``: the config's optimizer dict, built once for the model's
-    and once for the backbone's trainable parameters."""
-    from mmengine.registry import OPTIMIZERS
-    params = [p for p in model.parameters() if p.requires_grad]
-    bb_params = [p for p in model.backbone.parameters() if p.requires_grad]
-    opt_full = OPTIMIZERS.build(dict(optimizer, params=params))
-    opt_bb = OPTIMIZERS.build(dict(optimizer, params=bb_params))
-    ctx = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if amp else \
+def amp_dtype(device):
+    """What ``--amp`` trains in: GuardedAmpOptimWrapper's choice on a GPU, bf16 on CPU."""
+    from apc_mmseg.engine.guarded_optim_wrapper import resolve_amp_dtype
+    return getattr(torch, resolve_amp_dtype('auto')) if device.type == 'cuda' else torch.bfloat16
+
+
+def bench_train(model, data, optim_wrapper, device, amp, warmup, reps):
+    """``optim_wrapper``: the config's, whose constructor builds the optimizer
+    (and its parameter groups) once for the model and once for the backbone.
+    Raises if a loss of the measured steps is not finite."""
+    from mmengine.optim import build_optim_wrapper
+    opt_full = build_optim_wrapper(model, optim_wrapper).optimizer
+    opt_bb = build_optim_wrapper(model.backbone, optim_wrapper).optimizer
+    dtype = amp_dtype(device) if amp else torch.float32
+    ctx = (lambda: torch.autocast(device.type, dtype=dtype)) if amp else \
         (lambda: torch.autocast(device.type, enabled=False))
     model.train()
+    seen = []
 
     def backbone_step():
         opt_bb.zero_grad(set_to_none=True)
@@ -116,11 +123,24 @@ def bench_train(model, data, optimizer, device, amp, warmup, reps):
             loss = sum(v for k, v in losses.items() if 'loss' in k)
         loss.backward()
         opt_full.step()
+        seen.append(torch.stack([v.detach().float() for k, v in losses.items()
+                                 if 'loss' in k]))
 
     out = timed_together(dict(train_backbone=backbone_step, train_full=full_step),
                          device, warmup, reps)
     out['train_full_gflop'] = count_flops(full_step, model) / 1e9
+    check_finite(torch.stack(seen), [k for k in losses if 'loss' in k], dtype)
+    out['train_dtype'] = str(dtype).replace('torch.', '')
     return out
+
+
+def check_finite(values, names, dtype):
+    """A speed of steps whose losses are NaN/inf is no speed: refuse it."""
+    bad = ~torch.isfinite(values)
+    if bad.any():
+        which = sorted({names[j] for j in bad.nonzero()[:, 1].tolist()})
+        raise RuntimeError(f'non-finite {which} in {int(bad.any(1).sum())} of {len(values)} '
+                           f'training steps ({dtype}): no speed is reported')
 
 
 @torch.no_grad()
@@ -171,10 +191,16 @@ def bench_crf(warmup, reps):
     return out
 
 
-# Dense bf16 peaks (TFLOP/s) for the model-FLOP utilisation; --peak-tflops
-# overrides (or gives one for another card).
-BF16_PEAK_TFLOPS = {'H100 PCIe': 756., 'H100': 989., 'H200': 989., 'A100': 312.,
-                    'RTX 4090': 165.}
+# Dense tensor-core peaks (TFLOP/s) for the model-FLOP utilisation: bf16/fp16
+# for --amp runs, TF32 for float32 runs (the tools allow TF32 matmuls on CUDA).
+# --peak-tflops overrides (or gives one for another card).
+PEAK_TFLOPS = {
+    'bfloat16': {'H100 PCIe': 756., 'H100': 989., 'H200': 989., 'A100': 312.,
+                 'RTX 4090': 165.},
+    'float32': {'H100 PCIe': 378., 'H100': 495., 'H200': 495., 'A100': 156.,
+                'RTX 4090': 82.6},
+}
+PEAK_TFLOPS['float16'] = PEAK_TFLOPS['bfloat16']
 VOC_TRAIN_AUG_IMAGES = 10582
 
 
@@ -224,11 +250,11 @@ def count_flops(fn, model=None):
     return counter.get_total_flops() + sum(lstm_total)
 
 
-def peak_tflops(device, given):
+def peak_tflops(device, given, dtype):
     if given or device.type != 'cuda':
         return given
     name = torch.cuda.get_device_name(device)
-    for key, value in BF16_PEAK_TFLOPS.items():  # most specific first
+    for key, value in PEAK_TFLOPS[dtype].items():  # most specific first
         if key in name:
             return value
     return None
@@ -293,7 +319,8 @@ def main(argv=None):
     parser.add_argument('--train-size', type=int, default=384)
     parser.add_argument('--test-size', type=int, default=960)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    parser.add_argument('--amp', action='store_true', help='bf16 autocast in the train step')
+    parser.add_argument('--amp', action='store_true',
+                        help="autocast in the train step (bf16, or fp16 where a GPU lacks it)")
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--reps', type=int, default=3)
     parser.add_argument('--skip', nargs='*', default=[],
@@ -302,19 +329,20 @@ def main(argv=None):
                         help="data-loader workers (default: the config's)")
     parser.add_argument('--loader-batches', type=int, default=100)
     parser.add_argument('--peak-tflops', type=float,
-                        help='bf16 peak of the card, for the FLOP utilisation '
-                        '(known: ' + ', '.join(BF16_PEAK_TFLOPS) + ')')
+                        help="the card's peak for the step's precision, for the FLOP "
+                        'utilisation (known: ' + ', '.join(PEAK_TFLOPS['bfloat16']) + ')')
     parser.add_argument('--out', help='write the figures as JSON here')
     args = parser.parse_args(argv)
     malloc_tuned = keep_freed_memory()  # as tools/train.py does
+    allow_tf32()
     register_all_modules(init_default_scope=True)
     device = torch.device(args.device)
     torch.manual_seed(0)
-    model, optimizer = build_model(args.config, device)
+    model, optim_wrapper = build_model(args.config, device)
     size = (args.train_size, args.train_size)
     res = {}
     if 'train' not in args.skip:
-        res.update(bench_train(model, fake_batch(model, args.batch, size, device), optimizer,
+        res.update(bench_train(model, fake_batch(model, args.batch, size, device), optim_wrapper,
                                device, args.amp, args.warmup, args.reps))
     if 'infer' not in args.skip:
         res.update(bench_infer(model, (args.test_size,) * 2, device, args.warmup, args.reps))
@@ -325,6 +353,7 @@ def main(argv=None):
     if 'crf' not in args.skip:
         res.update(bench_crf(args.warmup, args.reps))
     rates = {}
+    train_dtype = res.pop('train_dtype', None)
     if 'loader' not in args.skip:
         rates.update(bench_loader(args.config, args.loader_workers, args.loader_batches,
                                   warmup=2))
@@ -335,7 +364,7 @@ def main(argv=None):
         rates['train_tflop_per_s'] = res.pop('train_full_gflop') / res['train_full'] / 1e3
         rates['voc_15_epochs_minutes'] = \
             15 * VOC_TRAIN_AUG_IMAGES / rates['train_images_per_s'] / 60
-        peak = peak_tflops(device, args.peak_tflops)
+        peak = peak_tflops(device, args.peak_tflops, train_dtype)
         if peak:
             rates['model_flop_utilisation'] = rates['train_tflop_per_s'] / peak
         if 'loader_images_per_s' in rates:
@@ -349,6 +378,7 @@ def main(argv=None):
     report = dict(config=args.config, device=str(device), machine=platform.processor() or
                   platform.machine(), threads=torch.get_num_threads(), batch=args.batch,
                   train_size=args.train_size, test_size=args.test_size, amp=args.amp,
+                  train_dtype=train_dtype,
                   malloc_tuned=malloc_tuned, seconds=res, rates=rates, ratios=ratios,
                   peak_memory_mb=peak_mem / 2 ** 20)
     print(f"{'what':36s} {'value':>10s}")

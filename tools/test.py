@@ -65,6 +65,8 @@ def build_config(args) -> Config:
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
     if args.out is not None:
+        # Every rank writes its share of the masks: each needs the folder.
+        os.makedirs(args.out, exist_ok=True)
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
     return cfg
@@ -77,7 +79,7 @@ def main(argv=None):
     keep_freed_memory()
     runner = Runner.from_cfg(cfg)
     runner.test()
-    finish_distributed()
+    finish_distributed(runner)
 
 
 if __name__ == '__main__':

@@ -11,7 +11,8 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from apc_mmseg.utils import finish_distributed, keep_freed_memory, prepare_distributed  # noqa: E402
+from apc_mmseg.utils import (allow_tf32, finish_distributed, keep_freed_memory,  # noqa: E402
+                             prepare_distributed)
 
 
 def parse_args(argv=None):
@@ -48,10 +49,13 @@ def build_config(args) -> Config:
             print_log('AMP training is already enabled in your config.',
                       logger='current', level=logging.WARNING)
         else:
-            # keep the non-finite guard when the config has it
-            cfg.optim_wrapper.type = ('GuardedAmpOptimWrapper' if kind == 'GuardedOptimWrapper'
-                                      else 'AmpOptimWrapper')
-            cfg.optim_wrapper.loss_scale = 'dynamic'
+            # Keep the non-finite guard when the config has it; it picks bf16
+            # without a loss scaler where the GPU supports it, else fp16 + scaler.
+            if kind == 'GuardedOptimWrapper':
+                cfg.optim_wrapper.type = 'GuardedAmpOptimWrapper'
+            else:
+                cfg.optim_wrapper.type = 'AmpOptimWrapper'
+                cfg.optim_wrapper.loss_scale = 'dynamic'
     cfg.resume = args.resume
     return cfg
 
@@ -61,9 +65,10 @@ def main(argv=None):
     cfg = build_config(args)
     prepare_distributed(cfg, args.launcher)
     keep_freed_memory()
+    allow_tf32()
     runner = Runner.from_cfg(cfg)
     runner.train()
-    finish_distributed()
+    finish_distributed(runner)
 
 
 if __name__ == '__main__':

@@ -24,14 +24,21 @@ class NonFiniteGuard:
     updates the weights: with ``nonfinite='skip'`` the gradients are dropped
     and a warning names the iteration and the batch's images; with
     ``'stop'`` a ``FloatingPointError`` with the same facts ends the run.
+    ``max_consecutive_skips`` skipped steps in a row also end the run: the
+    weights have not changed since the first of them, so going on would only
+    log the same failure for the rest of the schedule.
     Every rank takes the same decision, so DDP never hangs on it.
     """
 
-    def _init_guard(self, nonfinite: str):
+    def _init_guard(self, nonfinite: str, max_consecutive_skips: int):
         if nonfinite not in ('skip', 'stop'):
             raise ValueError(f"nonfinite must be 'skip' or 'stop', got {nonfinite!r}")
+        if max_consecutive_skips < 1:
+            raise ValueError(f'max_consecutive_skips must be >= 1, got {max_consecutive_skips}')
         self.nonfinite = nonfinite
+        self.max_consecutive_skips = max_consecutive_skips
         self.skipped_steps = 0
+        self.consecutive_skips = 0
         self.last_report = None
 
     def _reject(self, what: str) -> None:
@@ -44,9 +51,15 @@ class NonFiniteGuard:
         if self.nonfinite == 'stop':
             raise FloatingPointError(msg + "; set optim_wrapper.nonfinite='skip' to go on")
         self.skipped_steps += 1
-        print_log(msg + f'; step skipped ({self.skipped_steps} so far)', logger='current',
-                  level=30)
+        self.consecutive_skips += 1
         self.zero_grad()
+        if self.consecutive_skips >= self.max_consecutive_skips:
+            raise FloatingPointError(
+                f'{self.consecutive_skips} consecutive training steps had non-finite values '
+                f'and were skipped, so the weights stopped changing; the last: {msg}. '
+                'Check the learning rate, the data and the precision (--amp).')
+        print_log(msg + f'; step skipped ({self.skipped_steps} so far, '
+                  f'{self.consecutive_skips} in a row)', logger='current', level=30)
 
     def _grads_finite(self) -> bool:
         grads = [p.grad for g in self.optimizer.param_groups for p in g['params']
@@ -68,21 +81,65 @@ class NonFiniteGuard:
                 return self._reject('gradients')
             self.step(**(step_kwargs or {}))
             self.zero_grad(**(zero_kwargs or {}))
+            self.consecutive_skips = 0
 
 
 @OPTIM_WRAPPERS.register_module()
 class GuardedOptimWrapper(NonFiniteGuard, OptimWrapper):
     """mmengine's ``OptimWrapper`` with the non-finite guard."""
 
-    def __init__(self, *args, nonfinite: str = 'skip', **kwargs):
+    def __init__(self, *args, nonfinite: str = 'skip', max_consecutive_skips: int = 20,
+                 **kwargs):
         super().__init__(*args, **kwargs)
-        self._init_guard(nonfinite)
+        self._init_guard(nonfinite, max_consecutive_skips)
+
+
+def resolve_amp_dtype(dtype):
+    """``'auto'``: bf16 where the GPU supports it (Ampere and later), else fp16."""
+    if dtype != 'auto':
+        return dtype
+    bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return 'bfloat16' if bf16 else 'float16'
 
 
 @OPTIM_WRAPPERS.register_module()
 class GuardedAmpOptimWrapper(NonFiniteGuard, AmpOptimWrapper):
-    """mmengine's ``AmpOptimWrapper`` with the non-finite guard."""
+    """mmengine's ``AmpOptimWrapper`` with the non-finite guard and AMP defaults.
 
-    def __init__(self, *args, nonfinite: str = 'skip', **kwargs):
-        super().__init__(*args, **kwargs)
-        self._init_guard(nonfinite)
+    ``dtype='auto'`` picks bf16 where the GPU supports it, fp16 otherwise.
+    ``loss_scale='auto'`` uses no loss scaler with bf16 (it has float32's
+    exponent range, so gradients do not underflow; the guard then checks the
+    gradients itself) and mmengine's dynamic scaler with fp16. Any other
+    ``loss_scale`` is passed to mmengine as given.
+    """
+
+    def __init__(self, *args, nonfinite: str = 'skip', max_consecutive_skips: int = 20,
+                 dtype='auto', loss_scale='auto', **kwargs):
+        dtype = resolve_amp_dtype(dtype)
+        scaled = loss_scale != 'auto' or dtype not in ('bfloat16', torch.bfloat16)
+        super().__init__(*args, dtype=dtype,
+                         loss_scale='dynamic' if loss_scale == 'auto' else loss_scale, **kwargs)
+        if not scaled:
+            self.loss_scaler = None
+        self._init_guard(nonfinite, max_consecutive_skips)
+
+    def backward(self, loss: torch.Tensor, **kwargs) -> None:
+        if self.loss_scaler is None:
+            return OptimWrapper.backward(self, loss, **kwargs)
+        return super().backward(loss, **kwargs)
+
+    def step(self, **kwargs) -> None:
+        if self.loss_scaler is None:
+            return OptimWrapper.step(self, **kwargs)
+        return super().step(**kwargs)
+
+    def state_dict(self) -> dict:
+        if self.loss_scaler is None:
+            return OptimWrapper.state_dict(self)
+        return super().state_dict()
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        if self.loss_scaler is None:
+            state_dict.pop('loss_scaler', None)  # saved by an fp16 run
+            return OptimWrapper.load_state_dict(self, state_dict)
+        return super().load_state_dict(state_dict)

@@ -61,10 +61,9 @@ def main(mode, out):
         values /= dist.get_world_size()
         if rank == 0:
             torch.save(dict(losses=values, grads=grads), out)
-        # Leave together: a rank exiting while its peer's gloo connection is
-        # still open can be aborted (seen once as exit code -6).
-        dist.barrier()
-        dist.destroy_process_group()
+        from apc_mmseg.utils import finish_distributed
+        del model  # the DDP wrapper references the process group
+        finish_distributed()
         return
     torch.save(dict(losses=values, grads=grads), out)
 

@@ -70,3 +70,56 @@ def test_bad_policy_is_rejected():
     with pytest.raises(ValueError, match="'skip' or 'stop'"):
         OPTIM_WRAPPERS.build(dict(type='GuardedOptimWrapper', nonfinite='ignore',
                                   optimizer=torch.optim.SGD([torch.zeros(1)], lr=0.1)))
+
+
+def test_consecutive_skips_stop_the_run_and_a_good_step_resets_the_count():
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_model_cfg())
+    wrapper = OPTIM_WRAPPERS.build(dict(
+        type='GuardedOptimWrapper', nonfinite='skip', max_consecutive_skips=3,
+        optimizer=torch.optim.Adam(model.parameters(), lr=1e-2)))
+    hub = MessageHub.get_current_instance()
+    for it in (10, 11):
+        hub.update_info('iter', it)
+        model.train_step(bad_batch(), wrapper)
+    model.train_step(batch(), wrapper)  # a good step: the run is making progress
+    assert wrapper.consecutive_skips == 0 and wrapper.skipped_steps == 2
+    for it in (13, 14):
+        hub.update_info('iter', it)
+        model.train_step(bad_batch(), wrapper)
+    before = snapshot(model)
+    hub.update_info('iter', 15)
+    with pytest.raises(FloatingPointError,
+                       match=r'3 consecutive training steps .* iteration 16 .*img_1.jpg'):
+        model.train_step(bad_batch(), wrapper)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_max_consecutive_skips_must_be_positive():
+    with pytest.raises(ValueError, match='max_consecutive_skips must be >= 1'):
+        OPTIM_WRAPPERS.build(dict(type='GuardedOptimWrapper', max_consecutive_skips=0,
+                                  optimizer=torch.optim.SGD([torch.zeros(1)], lr=0.1)))
+
+
+def test_amp_wrapper_uses_bf16_without_a_scaler_where_supported(monkeypatch):
+    """`--amp` on a GPU with bf16: no loss scaler, the guard checks gradients;
+    fp16 elsewhere keeps mmengine's dynamic scaler. (mmengine refuses to build
+    an AMP wrapper without a GPU, so the GPU is pretended here; the update
+    itself runs on CPU.)"""
+    from mmengine.optim.optimizer import amp_optimizer_wrapper
+    monkeypatch.setattr(amp_optimizer_wrapper, 'is_cuda_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda *a, **k: True)
+    w = torch.nn.Parameter(torch.ones(3))
+    wrapper = OPTIM_WRAPPERS.build(dict(type='GuardedAmpOptimWrapper',
+                                        optimizer=torch.optim.SGD([w], lr=0.5)))
+    assert wrapper.cast_dtype == torch.bfloat16 and wrapper.loss_scaler is None
+    wrapper.update_params((w * torch.tensor([1.0, 2.0, 3.0])).sum())
+    torch.testing.assert_close(w.detach(), torch.tensor([0.5, 0.0, -0.5]))
+    assert 'loss_scaler' not in wrapper.state_dict()
+    wrapper.update_params(w.sum() * float('nan'))  # the guard still watches
+    assert wrapper.skipped_steps == 1
+    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda *a, **k: False)
+    fp16 = OPTIM_WRAPPERS.build(dict(type='GuardedAmpOptimWrapper',
+                                     optimizer=torch.optim.SGD([w], lr=0.5)))
+    assert fp16.cast_dtype == torch.float16 and fp16.loss_scaler is not None

@@ -82,3 +82,15 @@ def test_module_weight_and_name():
     assert loss_fn.loss_name == 'loss_pcl'
     full = patch_contrast_loss(*inputs())
     assert loss_fn(*inputs()).item() == pytest.approx(0.02 * full.item())
+
+
+@pytest.mark.parametrize('labels', [(1.0, 1.0), (0.0, 0.0)])
+def test_finite_and_exact_under_bf16_autocast(labels):
+    """In bf16, 1 - 1e-6 rounds to 1 and log(1 - s'(i, i)) is -inf; the loss
+    must leave autocast and keep float32 (0 when no set is non-empty)."""
+    emb, probs, lab = (t.float() for t in inputs(labels))
+    want = patch_contrast_loss(*inputs(labels), theta=0.85, tau=0.1).item()
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        got = patch_contrast_loss(emb, probs, lab, theta=0.85, tau=0.1)
+    assert got.dtype == torch.float32 and torch.isfinite(got)
+    assert got.item() == pytest.approx(want, rel=1e-5, abs=1e-7)

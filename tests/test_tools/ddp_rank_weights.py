@@ -27,7 +27,7 @@ def main(config, work_dir, data_root):
     runner.train()
     model = runner.model.module if hasattr(runner.model, 'module') else runner.model
     torch.save(model.state_dict(), os.path.join(work_dir, f"rank{os.environ['RANK']}.pth"))
-    finish_distributed()
+    finish_distributed(runner)
 
 
 if __name__ == '__main__':

@@ -1,5 +1,6 @@
 import json
 
+import pytest
 import torch
 
 import benchmark
@@ -46,3 +47,25 @@ def test_runs_every_part_and_reports_consistent_ratios(tmp_path):
     assert rates['train_tflop_per_s'] > 0
     assert 'model_flop_utilisation' not in rates  # no peak known for a CPU
     assert report['malloc_tuned'] is True
+
+
+def test_a_non_finite_step_reports_no_speed():
+    values = torch.tensor([[0.5, 0.1], [0.4, float('nan')], [0.3, 0.1]])
+    with pytest.raises(RuntimeError, match=r"non-finite \['loss_pcl'\] in 1 of 3"):
+        benchmark.check_finite(values, ['loss_cls', 'loss_pcl'], torch.bfloat16)
+    benchmark.check_finite(values[[0, 2]], ['loss_cls', 'loss_pcl'], torch.float32)
+
+
+def test_flop_utilisation_uses_the_peak_of_the_steps_precision(monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'get_device_name', lambda *a: 'NVIDIA H100 80GB HBM3')
+    cuda = torch.device('cuda')
+    assert benchmark.peak_tflops(cuda, None, 'bfloat16') == 989.
+    assert benchmark.peak_tflops(cuda, None, 'float32') == 495.  # TF32, not bf16
+    assert benchmark.peak_tflops(cuda, 123., 'float32') == 123.
+
+
+def test_amp_run_on_cpu_is_bf16_and_finite(tmp_path):
+    report = benchmark.main([DEMO_CONFIG, '--batch', '2', '--train-size', '64', '--amp',
+                             '--warmup', '0', '--reps', '1',
+                             '--skip', 'infer', 'heads', 'crf', 'loader'])
+    assert report['train_dtype'] == 'bfloat16' and report['seconds']['train_full'] > 0

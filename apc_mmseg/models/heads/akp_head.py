@@ -11,9 +11,16 @@ from ..layers import UniformMaskDropout, build_pooling
 
 
 def clip_bce(probs: Tensor, targets: Tensor, eps: float = 1e-7) -> Tensor:
-    """Mean binary cross-entropy on probabilities clipped to [eps, 1 - eps]."""
-    probs = probs.clamp(eps, 1 - eps)
-    return -(targets * probs.log() + (1 - targets) * (1 - probs).log()).mean()
+    """Mean binary cross-entropy on probabilities clipped to [eps, 1 - eps].
+
+    Computed in float32 (at least) with autocast off: 1 - 1e-7 is 1 in
+    bf16/fp16, and log(0) would be -inf.
+    """
+    dtype = torch.promote_types(probs.dtype, torch.float32)
+    with torch.autocast(probs.device.type, enabled=False):
+        probs = probs.to(dtype).clamp(eps, 1 - eps)
+        targets = targets.to(dtype)
+        return -(targets * probs.log() + (1 - targets) * (1 - probs).log()).mean()
 
 
 @MODELS.register_module()
@@ -62,12 +69,14 @@ class AKPHead(BaseModule):
     def forward(self, inputs: Sequence[Tensor]) -> Tensor:
         """Patch probabilities ``[B, C+1, H, W]``."""
         x = inputs[self.in_index]
-        return self.classifier(self.dropout(x)).softmax(dim=1)
+        # float32 under autocast: θ, δ and the pooling's gaps are finer than bf16's steps.
+        logits = self.classifier(self.dropout(x))
+        return logits.softmax(dim=1, dtype=torch.promote_types(logits.dtype, torch.float32))
 
     def loss(self, probs: Tensor, image_labels: Tensor) -> dict:
         """L_cls (and the optional L2 term) from ``P`` and ``[B, C+1]`` labels."""
         scores = self.pooling(probs)
-        loss = clip_bce(scores.float(), image_labels.float())
+        loss = clip_bce(scores, image_labels)
         if self.l2_weight:
             loss = loss + self.l2_weight * self.classifier.weight.pow(2).sum()
         return dict(loss_cls=self.loss_weight * loss)

@@ -40,11 +40,20 @@ def patch_contrast_loss(embeddings: Tensor, probs: Tensor, image_labels: Tensor,
         Scalar: the mean of PCE_c over the (image, class) pairs with a
         non-empty high-confidence set; 0 (still in the graph) when none.
     """
-    # At least float32: the logs of similarities near 0 or 1 need it under AMP.
+    # float64 inputs stay float64 (reference checks); anything lower is
+    # computed in float32 with autocast off: in bf16/fp16, 1 - eps rounds to 1
+    # and log(1 - s') of the diagonal is -inf (0 * -inf = NaN in the matmul).
     dtype = torch.promote_types(embeddings.dtype, torch.float32)
-    z = F.normalize(embeddings.flatten(2).to(dtype), dim=1)  # B, D, N
-    high, low = select_patches(probs.detach().flatten(2).to(dtype), image_labels,
-                               theta, tau, n_low)
+    with torch.autocast(embeddings.device.type, enabled=False):
+        return _pce_mean(embeddings.to(dtype), probs.detach().to(dtype), image_labels,
+                         theta, tau, n_low, eps)
+
+
+def _pce_mean(embeddings: Tensor, probs: Tensor, image_labels: Tensor, theta: float,
+              tau: float, n_low: Optional[int], eps: float) -> Tensor:
+    """``patch_contrast_loss`` in the inputs' own precision."""
+    z = F.normalize(embeddings.flatten(2), dim=1)  # B, D, N
+    high, low = select_patches(probs.flatten(2), image_labels, theta, tau, n_low)
     sim = (1 + z.transpose(1, 2) @ z) / 2  # s' in [0, 1], B, N, N
     sim = sim.clamp(eps, 1 - eps)
     n = sim.shape[-1]

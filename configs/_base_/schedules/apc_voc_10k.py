@@ -8,7 +8,9 @@ optim_wrapper = dict(
     nonfinite='skip',
     # fused: one kernel for all tensors (the step's Adam 2x faster on CPU).
     optimizer=dict(type='Adam', lr=1e-3, weight_decay=0.0, fused=True),
-    # `delayed` marks the backbone's param groups for UnfreezeStepLR.
+    # `delayed` marks the backbone's parameters for UnfreezeStepLR; parameters
+    # of equal settings share a group (two groups, not one per tensor).
+    constructor='MergedGroupsOptimWrapperConstructor',
     paramwise_cfg=dict(custom_keys={'backbone': dict(delayed=True)}))
 param_scheduler = [dict(type='UnfreezeStepLR', milestone=1323, gamma=0.1, by_epoch=False)]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=10000, val_interval=1000)

@@ -1,0 +1,97 @@
+"""The mmcv wheel cache is keyed by what a wheel was built for, so a CPU
+build is never installed where CUDA ops are asked for."""
+import importlib.util
+import os
+import os.path as osp
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import REPO
+
+# A build script that runs before mmcv exists, so it is not in the package.
+_spec = importlib.util.spec_from_file_location(
+    'mmcv_build_tag', osp.join(REPO, 'tools', 'misc', 'mmcv_build_tag.py'))
+_module = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_module)
+build_tag = _module.build_tag
+
+
+@pytest.mark.parametrize('cuda,visible,force,want', [
+    ('12.8', True, '', 'torch2.14.1-cu128'),    # a GPU: CUDA ops by default
+    ('12.8', False, '', 'torch2.14.1-cpu'),     # CUDA torch on a CPU host
+    ('12.8', False, '1', 'torch2.14.1-cu128'),  # cluster build node without a GPU
+    ('12.8', True, '0', 'torch2.14.1-cpu'),     # CPU ops asked for on a GPU host
+    (None, False, '', 'torch2.14.1-cpu'),
+])
+def test_tag_says_what_the_wheel_is_for(cuda, visible, force, want):
+    assert build_tag('2.14.1+cu128', cuda, visible, force) == want
+
+
+def test_cuda_request_with_a_cpu_torch_is_refused():
+    with pytest.raises(ValueError, match='CPU build'):
+        build_tag('2.14.1+cpu', None, False, '1')
+
+
+FAKE_PIP = textwrap.dedent('''\
+    import os, sys, tarfile, io
+    args = sys.argv[1:]
+    with open(os.environ['PIP_LOG'], 'a') as log:
+        log.write(' '.join(args) + ' FORCE_CUDA=' + os.environ.get('FORCE_CUDA', '-')
+                  + ' CUDA_VISIBLE_DEVICES=' + os.environ.get('CUDA_VISIBLE_DEVICES', '-')
+                  + '\\n')
+    if args[0] == 'download':
+        dest = args[args.index('-d') + 1]
+        with tarfile.open(os.path.join(dest, 'mmcv-2.1.0.tar.gz'), 'w:gz') as tar:
+            data = b"flags = ['-std=c++14']\\n"
+            info = tarfile.TarInfo('mmcv-2.1.0/setup.py')
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    elif args[0] == 'wheel':
+        dest = args[args.index('-w') + 1]
+        open(os.path.join(dest, 'mmcv-2.1.0-cp311-cp311-linux_x86_64.whl'), 'w').close()
+''')
+
+
+def make_mmcv(tmp_path, force_cuda):
+    fake = tmp_path / 'fake_pip.py'
+    fake.write_text(FAKE_PIP)
+    env = dict(os.environ, PIP_LOG=str(tmp_path / 'pip.log'), FORCE_CUDA=force_cuda)
+    cmd = ['make', '--no-print-directory', 'mmcv', f'PY={sys.executable}',
+           f'PIP={sys.executable} {fake}', f'WHEELHOUSE={tmp_path / "wheels"}']
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    log_file = tmp_path / 'pip.log'
+    log = log_file.read_text().splitlines() if log_file.exists() else []
+    return proc, log
+
+
+def test_cached_cpu_wheel_is_not_installed_for_a_cuda_request(tmp_path):
+    import torch
+    cpu_dir = tmp_path / 'wheels' / 'mmcv-2.1.0' / build_tag(torch.__version__, None, False, '')
+    cpu_dir.mkdir(parents=True)
+    (cpu_dir / 'mmcv-2.1.0-cp311-cp311-linux_x86_64.whl').write_text('cpu build')
+    proc, log = make_mmcv(tmp_path, force_cuda='1')
+    if torch.version.cuda is None:  # a CPU torch cannot build CUDA ops: refused
+        assert proc.returncode != 0 and 'CPU build' in proc.stderr and log == []
+        return
+    cuda_tag = build_tag(torch.__version__, torch.version.cuda, False, '1')
+    assert log[0].startswith('download'), log
+    assert log[1].startswith('wheel') and f'/{cuda_tag} ' in log[1] \
+        and 'FORCE_CUDA=1' in log[1], log
+    assert log[2].startswith('install') and f'/{cuda_tag}/mmcv-2.1.0-' in log[2], log
+    assert not any('cpu' in line for line in log if line.startswith('install'))
+    # The mmcv of this environment has CPU ops only: the final check says so.
+    if proc.returncode != 0:
+        assert 'built for CPU only' in proc.stderr, proc.stderr
+
+
+def test_cpu_request_reuses_the_cached_cpu_wheel_and_hides_gpus_when_building(tmp_path):
+    proc, log = make_mmcv(tmp_path, force_cuda='0')
+    assert log[1].startswith('wheel') and 'FORCE_CUDA=0 CUDA_VISIBLE_DEVICES=' in log[1] \
+        and log[1].endswith('CUDA_VISIBLE_DEVICES='), log
+    (tmp_path / 'pip.log').unlink()
+    proc, log = make_mmcv(tmp_path, force_cuda='0')
+    assert [line.split()[0] for line in log] == ['install'], log  # no second build
+    assert '-cpu/mmcv-2.1.0-' in log[0]

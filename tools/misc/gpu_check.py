@@ -1,0 +1,143 @@
+#!/usr/bin/env python
+"""`make gpu-check`: prove the GPU path users train on, in one command.
+
+On a CUDA machine: the test suite's CUDA-parametrised tests; 300 iterations of
+configs/apc/apc_vitb16_voc.py with --amp on generated VOC-layout data at 384
+from random init (losses finite throughout, loss_pcl > 0 at some point,
+loss_cls falling); tools/dist_train.sh on every visible GPU, then --resume
+from its checkpoint; tools/dist_test.sh --out; the benchmark with --amp into
+JSON. Prints one verdict table and exits 1 if anything failed. Without CUDA
+it says so and exits 0: nothing was checked.
+
+    python tools/misc/gpu_check.py [--work-dir work_dirs/gpu_check]
+"""
+import argparse
+import glob
+import json
+import math
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import torch
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = 'configs/apc/apc_vitb16_voc.py'
+CLASSES = "('background','disc','square','triangle')"
+
+
+def data_options(data):
+    """Point the paper config at the generated 4-class data, random init."""
+    return [f'{k}.dataset.data_root={data}' for k in ('train_dataloader', 'val_dataloader',
+                                                       'test_dataloader')] + [
+        f'train_dataloader.dataset.metainfo=dict(classes={CLASSES})',
+        f'val_dataloader.dataset.metainfo=dict(classes={CLASSES})',
+        f'test_dataloader.dataset.metainfo=dict(classes={CLASSES})',
+        'train_dataloader.dataset.ann_file=ImageSets/Segmentation/train.txt',
+        'model.weak_head.num_classes=4', 'model.decode_head.num_classes=4',
+        'model.backbone.init_cfg=None', 'model.test_cfg.size=(384,384)',
+        'param_scheduler.0.milestone=100', 'default_hooks.logger.interval=10',
+        'randomness.seed=0']
+
+
+def sh(cmd, log):
+    with open(log, 'w') as f:
+        proc = subprocess.run(cmd, cwd=REPO, stdout=f, stderr=subprocess.STDOUT)
+    return proc.returncode == 0, f'rc {proc.returncode}, log {log}'
+
+
+def scalars(work_dir):
+    rows = []
+    for path in glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')):
+        rows += [json.loads(line) for line in open(path)]
+    return [r for r in rows if 'loss_cls' in r]
+
+
+def loss_verdict(work_dir):
+    rows = scalars(work_dir)
+    if len(rows) < 10:
+        return False, f'{len(rows)} logged steps'
+    finite = all(math.isfinite(r[k]) for r in rows for k in r if k.startswith('loss'))
+    pcl = max(r['loss_pcl'] for r in rows)
+    first = sum(r['loss_cls'] for r in rows[:5]) / 5
+    last = sum(r['loss_cls'] for r in rows[-5:]) / 5
+    ok = finite and pcl > 0 and last < first
+    return ok, (f'finite {finite}, max loss_pcl {pcl:.4f}, loss_cls {first:.4f} -> '
+                f'{last:.4f} over {rows[-1]["step"]} iterations')
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--work-dir', default='work_dirs/gpu_check')
+    parser.add_argument('--iters', type=int, default=300)
+    args = parser.parse_args(argv)
+    if not torch.cuda.is_available():
+        print(f'gpu-check: no CUDA device is visible (torch {torch.__version__}, '
+              f'CUDA build {torch.version.cuda}); nothing was checked.')
+        return 0
+    work = osp.abspath(args.work_dir)
+    os.makedirs(work, exist_ok=True)
+    gpus = str(torch.cuda.device_count())
+    py = sys.executable
+    os.environ['PYTHON'] = py  # for dist_*.sh
+    data = osp.join(work, 'data')
+    opts = data_options(data)
+    results = []
+
+    def step(name, ok_detail):
+        results.append((name, *ok_detail))
+        print(f"{name}: {'ok' if ok_detail[0] else 'FAILED'} ({ok_detail[1]})", flush=True)
+
+    step('CUDA-parametrised tests', sh([py, '-m', 'pytest', 'tests', '-q', '-k', 'cuda'],
+                                       osp.join(work, 'pytest.log')))
+    step('synthetic VOC data', sh([py, 'tools/make_demo_data.py', '--out', data,
+                                   '--num-train', '128', '--num-val', '8'],
+                                  osp.join(work, 'data.log')))
+    amp_dir = osp.join(work, 'amp_300')
+    ok, detail = sh([py, 'tools/train.py', CONFIG, '--amp', '--work-dir', amp_dir,
+                     '--cfg-options', *opts, f'train_cfg.max_iters={args.iters}',
+                     f'train_cfg.val_interval={args.iters}',
+                     f'default_hooks.checkpoint.interval={args.iters}'],
+                    osp.join(work, 'amp_300.log'))
+    step(f'train --amp {args.iters} iterations', (ok and loss_verdict(amp_dir)[0],
+                                                  loss_verdict(amp_dir)[1] if ok else detail))
+    dist_dir = osp.join(work, 'dist')
+    short = ['train_cfg.val_interval=1000', 'default_hooks.checkpoint.interval=20']
+    step(f'dist_train.sh on {gpus} GPU(s)', sh(
+        ['bash', 'tools/dist_train.sh', CONFIG, gpus, '--amp', '--work-dir', dist_dir,
+         '--cfg-options', *opts, *short, 'train_cfg.max_iters=20'],
+        osp.join(work, 'dist_train.log')))
+    step('dist_train.sh --resume', sh(
+        ['bash', 'tools/dist_train.sh', CONFIG, gpus, '--amp', '--resume', '--work-dir',
+         dist_dir, '--cfg-options', *opts, *short, 'train_cfg.max_iters=40'],
+        osp.join(work, 'resume.log')))
+    resumed = 'resumed' in open(osp.join(work, 'resume.log')).read().lower() and \
+        osp.isfile(osp.join(dist_dir, 'iter_40.pth'))
+    step('resume continued from iter_20', (resumed, 'iter_40.pth written after resuming'))
+    out = osp.join(work, 'preds')
+    ok, detail = sh(['bash', 'tools/dist_test.sh', CONFIG, osp.join(dist_dir, 'iter_40.pth'),
+                     gpus, '--out', out, '--cfg-options', *opts],
+                    osp.join(work, 'dist_test.log'))
+    pngs = len(glob.glob(osp.join(out, '*.png')))
+    step('dist_test.sh --out', (ok and pngs == 8, f'{pngs} of 8 masks; {detail}'))
+    bench = osp.join(work, 'benchmark.json')
+    ok, detail = sh([py, 'tools/benchmark.py', CONFIG, '--amp', '--batch', '16', '--skip', 'crf',
+                     '--out', bench], osp.join(work, 'benchmark.log'))
+    if ok:
+        rep = json.load(open(bench))
+        rates = rep['rates']
+        detail = (f"{rates['train_images_per_s']:.1f} images/s, MFU "
+                  f"{rates.get('model_flop_utilisation', float('nan')):.3f}, peak "
+                  f"{rep['peak_memory_mb']:.0f} MiB, 15 VOC epochs "
+                  f"{rates['voc_15_epochs_minutes']:.1f} min ({rep['train_dtype']})")
+    step('benchmark --amp', (ok, detail))
+    print(f'\ngpu-check on {torch.cuda.get_device_name(0)} x{gpus}, torch {torch.__version__}')
+    print(f"{'check':40s} verdict  detail")
+    for name, ok, detail in results:
+        print(f"{name:40s} {'PASS' if ok else 'FAIL':7s}  {detail}")
+    return 0 if all(ok for _, ok, _ in results) else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
