@@ -42,11 +42,11 @@ test: install
 demo: install
 	$(PY) tools/demo.py --data data/demo --work-dir work_dirs/demo
 
-# The GPU path in one command (tools/misc/gpu_check.py): CUDA tests, 300 --amp
+# The GPU path in one command (tools/analysis_tools/gpu_check.py): CUDA tests, 300 --amp
 # iterations, dist_train + resume, dist_test --out, benchmark --amp, a verdict
 # table. Without CUDA it says so and exits 0.
 gpu-check: install
-	$(PY) tools/misc/gpu_check.py
+	$(PY) tools/analysis_tools/gpu_check.py
 
 clean-venv:
 	rm -rf $(VENV)

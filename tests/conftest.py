@@ -8,9 +8,6 @@ import pytest
 import torch
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(REPO, 'tools'))
-sys.path.insert(0, REPO)
-
 import apc_mmseg  # noqa: E402,F401  (registers components)
 from mmseg.utils import register_all_modules  # noqa: E402
 
@@ -61,7 +58,7 @@ def run(cmd, env, timeout=600):
 @pytest.fixture(scope='session')
 def demo_data(tmp_path_factory):
     """A small VOC-layout weak-label data set (16 train, 4 val images)."""
-    from make_demo_data import generate
+    from apc_mmseg.datasets.demo_data import generate
     return generate(str(tmp_path_factory.mktemp('demo_data')), num_train=16, num_val=4, seed=0)
 
 

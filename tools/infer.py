@@ -1,27 +1,26 @@
+#!/usr/bin/env python
 """Segment a folder of your own images with an APC checkpoint.
 
-For every image writes ``<out>/<name>_prediction.png`` (the decode head's
-segmentation over the image) and ``<out>/<name>_heatmaps.png`` (the patch
-classifier's score per predicted class, APC Fig. 5), and the label map as a
-palette PNG ``<out>/<name>.png``. No image labels are needed.
+For every image writes the label map as a palette PNG ``<out>/<name>.png``,
+``<name>_prediction.png`` (the segmentation over the image) and
+``<name>_heatmaps.png`` (the patch classifier's score per predicted class,
+APC Fig. 5). No image labels are needed. Inference options are
+``model.test_cfg``'s: set them with --cfg-options or the flags below.
 
-    python tools/infer.py configs/apc/apc_vitb16_voc.py ckpt.pth images/ --out out/
+    python tools/infer.py configs/apc/apc_vitb16_voc.py ckpt.pth images/ --out out/ --crf
 """
 import argparse
 import os
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import mmcv
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.utils import ProgressBar
 
-import mmcv  # noqa: E402
-import torch  # noqa: E402
-from mmengine.utils import ProgressBar  # noqa: E402
-
-import apc_mmseg  # noqa: E402,F401
-from apc_mmseg.visualization import prediction_panel, save_rgb, score_panel  # noqa: E402
-from make_pseudo_masks import save_palette_png  # noqa: E402
+import apc_mmseg  # noqa: F401  (registers the components)
+from apc_mmseg.apis import patch_scores
+from apc_mmseg.visualization import prediction_panel, save_label_png, save_rgb, score_panel
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
@@ -44,11 +43,26 @@ def main(argv=None):
     parser.add_argument('checkpoint')
     parser.add_argument('images', help='an image or a folder of images')
     parser.add_argument('--out', default='work_dirs/infer')
+    parser.add_argument('--size', type=int, nargs=2, help='inference size h w (test_cfg.size)')
+    parser.add_argument('--flip', action='store_true', help='average with the mirrored image')
+    parser.add_argument('--crf', action='store_true', help='refine with DenseCRF')
     parser.add_argument('--device', default='cuda:0' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings in the config, key=value')
     args = parser.parse_args(argv)
     from mmseg.apis import inference_model, init_model
     files = list_images(args.images)
-    model = init_model(args.config, args.checkpoint, device=args.device)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.model.test_cfg.update(output='decode')
+    if args.size:
+        cfg.model.test_cfg.size = tuple(args.size)
+    if args.flip:
+        cfg.model.test_cfg.flip = True
+    if args.crf:
+        cfg.model.test_cfg.crf = True
+    model = init_model(cfg, args.checkpoint, device=args.device)
     names, palette = model.dataset_meta['classes'], model.dataset_meta['palette']
     os.makedirs(args.out, exist_ok=True)
     bar = ProgressBar(len(files))
@@ -56,18 +70,13 @@ def main(argv=None):
         image = mmcv.imread(path, channel_order='rgb')
         if image is None:
             raise ValueError(f'{path}: cannot be read as an image')
-        stem = osp.splitext(osp.basename(path))[0]
-        model.test_cfg.update(output='decode')
+        stem = osp.join(args.out, osp.splitext(osp.basename(path))[0])
         pred = inference_model(model, path).pred_sem_seg.data[0].cpu().numpy()
-        model.test_cfg.update(output='patch', use_gt_labels=False)
-        scores = inference_model(model, path).seg_logits.data.cpu().numpy()
-        model.test_cfg.update(output='decode')
-        save_palette_png(osp.join(args.out, stem + '.png'), pred, palette)
-        save_rgb(osp.join(args.out, stem + '_prediction.png'),
-                 prediction_panel(image, pred, None, palette))
+        scores = patch_scores(model, path).cpu().numpy()
+        save_label_png(stem + '.png', pred, palette)
+        save_rgb(stem + '_prediction.png', prediction_panel(image, pred, None, palette))
         present = sorted(set(pred.flatten().tolist()) - {0}) or [0]
-        save_rgb(osp.join(args.out, stem + '_heatmaps.png'),
-                 score_panel(image, scores, present, names))
+        save_rgb(stem + '_heatmaps.png', score_panel(image, scores, present, names))
         bar.update()
     print(f'\n{len(files)} image(s) -> {args.out}')
 

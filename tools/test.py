@@ -1,3 +1,4 @@
+#!/usr/bin/env python
 """Test (and evaluate) a checkpoint with mmengine's Runner (mmseg's command line)."""
 import argparse
 import os

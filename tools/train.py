@@ -1,3 +1,4 @@
+#!/usr/bin/env python
 """Train a segmentor with mmengine's Runner (mmseg's command line)."""
 import argparse
 import logging

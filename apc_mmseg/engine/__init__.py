@@ -1,9 +1,10 @@
-from .guarded_optim_wrapper import (BATCH_IDS_KEY, GuardedAmpOptimWrapper,
-                                    GuardedOptimWrapper)
+from .batch_image_ids_hook import BATCH_IDS_KEY, BatchImageIdsHook, record_batch_image_ids
+from .checkpoint_fit_hook import CheckpointFitHook
+from .guarded_optim_wrapper import GuardedAmpOptimWrapper, GuardedOptimWrapper
 from .merged_groups_constructor import MergedGroupsOptimWrapperConstructor
 from .rng_state_hook import RNGStateHook
 from .unfreeze_step_lr import UnfreezeStepLR
 
-__all__ = ['BATCH_IDS_KEY', 'GuardedAmpOptimWrapper', 'GuardedOptimWrapper',
-           'MergedGroupsOptimWrapperConstructor', 'RNGStateHook',
-           'UnfreezeStepLR']
+__all__ = ['BATCH_IDS_KEY', 'BatchImageIdsHook', 'CheckpointFitHook', 'GuardedAmpOptimWrapper',
+           'GuardedOptimWrapper', 'MergedGroupsOptimWrapperConstructor', 'RNGStateHook',
+           'UnfreezeStepLR', 'record_batch_image_ids']

@@ -6,7 +6,7 @@ from mmengine.logging import MessageHub, print_log
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmseg.registry import OPTIM_WRAPPERS
 
-BATCH_IDS_KEY = 'apc/batch_img_ids'
+from .batch_image_ids_hook import BATCH_IDS_KEY
 
 
 def _all_ranks_true(flag: torch.Tensor) -> bool:
@@ -22,7 +22,8 @@ class NonFiniteGuard:
 
     A step whose loss (summed over ranks) or gradients are NaN/inf never
     updates the weights: with ``nonfinite='skip'`` the gradients are dropped
-    and a warning names the iteration and the batch's images; with
+    and a warning names the iteration and the batch's images (recorded by
+    ``BatchImageIdsHook``); with
     ``'stop'`` a ``FloatingPointError`` with the same facts ends the run.
     ``max_consecutive_skips`` skipped steps in a row also end the run: the
     weights have not changed since the first of them, so going on would only

@@ -1,3 +1,3 @@
-from .crf import CRF_DEFAULTS, dense_crf, dense_crf_batch
+from .crf import CRF_DEFAULTS, dense_crf, dense_crf_batch, dense_crf_stream, masked_softmax
 
-__all__ = ['CRF_DEFAULTS', 'dense_crf', 'dense_crf_batch']
+__all__ = ['CRF_DEFAULTS', 'dense_crf', 'dense_crf_batch', 'dense_crf_stream', 'masked_softmax']

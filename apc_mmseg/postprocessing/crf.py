@@ -1,9 +1,10 @@
-"""DenseCRF refinement (pydensecrf2), with ViT-PCM's defaults (METHOD §4)."""
-from functools import partial
+"""DenseCRF refinement (pydensecrf2), with ViT-PCM's defaults (docs/method.md)."""
+from collections import deque
 from multiprocessing import get_context
-from typing import List, Optional, Sequence
+from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from torch import Tensor
 
 CRF_DEFAULTS = dict(gauss_sxy=1, gauss_compat=3, bilateral_sxy=67,
                     bilateral_srgb=3, bilateral_compat=4, iterations=10)
@@ -52,8 +53,37 @@ def dense_crf(image: np.ndarray, probs: np.ndarray,
     return out
 
 
-def _crf_job(args, **cfg):
-    return dense_crf(*args, **cfg)
+def _crf_job(job, cfg):
+    image, probs, classes = job
+    if isinstance(image, str):  # a path: read in the worker, not pickled across
+        import mmcv
+        image = mmcv.imread(image, channel_order='rgb')
+    return dense_crf(image, probs, classes, **cfg)
+
+
+def dense_crf_stream(jobs: Iterable[Tuple[Union[np.ndarray, str], np.ndarray,
+                                          Optional[Sequence[int]]]],
+                     workers: int = 1, **cfg) -> Iterator[np.ndarray]:
+    """``dense_crf`` over ``(image or its path, probs, classes)`` jobs, in order.
+
+    With ``workers > 1`` the jobs run in a pool of spawned processes (spawn:
+    safe after torch and CUDA are initialised) with at most ``4 * workers``
+    in flight, so a long stream of large score maps never piles up in memory
+    (``Pool.imap`` would read the whole input ahead).
+    """
+    cfg = dict(CRF_DEFAULTS, **cfg)
+    if workers <= 1:
+        for job in jobs:
+            yield _crf_job(job, cfg)
+        return
+    with get_context('spawn').Pool(workers) as pool:
+        pending = deque()
+        for job in jobs:
+            pending.append(pool.apply_async(_crf_job, (job, cfg)))
+            while pending and (pending[0].ready() or len(pending) >= 4 * workers):
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
 
 
 def dense_crf_batch(images: Sequence[np.ndarray], probs: Sequence[np.ndarray],
@@ -61,9 +91,14 @@ def dense_crf_batch(images: Sequence[np.ndarray], probs: Sequence[np.ndarray],
                     workers: int = 1, **cfg) -> List[np.ndarray]:
     """``dense_crf`` over many images, in ``workers`` processes when > 1."""
     classes = classes if classes is not None else [None] * len(images)
-    jobs = list(zip(images, probs, classes))
-    fn = partial(_crf_job, **cfg)
-    if workers <= 1 or len(jobs) <= 1:
-        return [fn(job) for job in jobs]
-    with get_context('spawn').Pool(min(workers, len(jobs))) as pool:
-        return pool.map(fn, jobs)
+    workers = min(workers, len(images))
+    return list(dense_crf_stream(zip(images, probs, classes), workers, **cfg))
+
+
+def masked_softmax(scores: Tensor, image_labels: Optional[Tensor]) -> Tensor:
+    """Softmax over classes of class-merged scores ``[C+1, H, W]``, the classes
+    outside ``image_labels [C+1]`` (multi-hot) given probability 0: the CRF's
+    unary for pseudo masks (docs/method.md, DenseCRF)."""
+    if image_labels is not None:
+        scores = scores.masked_fill(image_labels[:, None, None] <= 0, float('-inf'))
+    return scores.softmax(0)

@@ -11,24 +11,34 @@ mmengine's checkpoint loading changes; ``torch.load`` elsewhere keeps its
 safe default. Load checkpoints you trust, as with any pickle.
 """
 import os.path as osp
+from collections import OrderedDict
 
 import torch
 from mmengine.runner.checkpoint import CheckpointLoader
 
-
-# The file being loaded, so that a model refusing its weights can name it.
-LAST_LOADED = {'path': None}
+# Root-module metadata key of the state dict naming its file, so that a model
+# refusing the weights can say which file it was (torch hands a module's
+# metadata to its load_state_dict hooks; mmengine keeps it when revising keys).
+CHECKPOINT_SOURCE_KEY = 'apc_source'
 
 
 def _load_full_checkpoint(filename, map_location=None):
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
-    LAST_LOADED['path'] = filename
     try:
-        return torch.load(filename, map_location=map_location, weights_only=False)
+        checkpoint = torch.load(filename, map_location=map_location, weights_only=False)
     except Exception as e:  # noqa: BLE001 - a corrupt file: say which
         raise RuntimeError(f'{filename}: cannot be read as a checkpoint ({e})') from e
+    state = checkpoint.get('state_dict') if isinstance(checkpoint, dict) else None
+    if isinstance(state, dict):
+        if not isinstance(state, OrderedDict):
+            state = checkpoint['state_dict'] = OrderedDict(state)
+        meta = getattr(state, '_metadata', None)
+        if meta is None:
+            meta = state._metadata = OrderedDict()
+        meta.setdefault('', {})[CHECKPOINT_SOURCE_KEY] = filename
+    return checkpoint
 
 
 def allow_mmengine_checkpoints() -> None:

@@ -13,5 +13,8 @@ load_from = None
 resume = False
 
 tta_model = dict(type='SegTTAModel')
-# Random states go into checkpoints, so --resume continues the same run.
-custom_hooks = [dict(type='RNGStateHook')]
+# Random states go into checkpoints, so --resume continues the same run; the
+# batch's image ids go into non-finite-loss reports; an evaluation refuses a
+# checkpoint whose heads do not fit the config.
+custom_hooks = [dict(type='RNGStateHook'), dict(type='BatchImageIdsHook'),
+                dict(type='CheckpointFitHook')]

@@ -5,6 +5,7 @@ import torch
 from mmengine.logging import MessageHub
 from mmseg.registry import MODELS, OPTIM_WRAPPERS
 
+from apc_mmseg.engine import record_batch_image_ids
 from test_models.test_apc_segmentor import batch, tiny_model_cfg
 
 
@@ -28,6 +29,12 @@ def bad_batch():
     return data
 
 
+def train_step(model, data, wrapper):
+    """What the runner does: BatchImageIdsHook records the ids, then the step."""
+    record_batch_image_ids(data)
+    return model.train_step(data, wrapper)
+
+
 def snapshot(model):
     return {k: v.clone() for k, v in model.state_dict().items()}
 
@@ -35,7 +42,7 @@ def snapshot(model):
 def test_skip_leaves_the_weights_untouched_and_says_where():
     model, wrapper = setup('skip')
     before = snapshot(model)
-    model.train_step(bad_batch(), wrapper)
+    train_step(model, bad_batch(), wrapper)
     after = snapshot(model)
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.parameters())
@@ -43,7 +50,7 @@ def test_skip_leaves_the_weights_untouched_and_says_where():
     report = wrapper.last_report  # also logged as a warning
     assert 'non-finite loss at iteration 42' in report and 'img_1.jpg' in report
     # A good batch afterwards trains as usual.
-    model.train_step(batch(), wrapper)
+    train_step(model, batch(), wrapper)
     assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
@@ -51,7 +58,7 @@ def test_stop_raises_with_the_iteration_and_images():
     model, wrapper = setup('stop')
     before = snapshot(model)
     with pytest.raises(FloatingPointError, match=r'iteration 42 .*img_0.jpg.*img_1.jpg'):
-        model.train_step(bad_batch(), wrapper)
+        train_step(model, bad_batch(), wrapper)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
@@ -81,17 +88,17 @@ def test_consecutive_skips_stop_the_run_and_a_good_step_resets_the_count():
     hub = MessageHub.get_current_instance()
     for it in (10, 11):
         hub.update_info('iter', it)
-        model.train_step(bad_batch(), wrapper)
-    model.train_step(batch(), wrapper)  # a good step: the run is making progress
+        train_step(model, bad_batch(), wrapper)
+    train_step(model, batch(), wrapper)  # a good step: the run is making progress
     assert wrapper.consecutive_skips == 0 and wrapper.skipped_steps == 2
     for it in (13, 14):
         hub.update_info('iter', it)
-        model.train_step(bad_batch(), wrapper)
+        train_step(model, bad_batch(), wrapper)
     before = snapshot(model)
     hub.update_info('iter', 15)
     with pytest.raises(FloatingPointError,
                        match=r'3 consecutive training steps .* iteration 16 .*img_1.jpg'):
-        model.train_step(bad_batch(), wrapper)
+        train_step(model, bad_batch(), wrapper)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 

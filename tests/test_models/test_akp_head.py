@@ -23,7 +23,7 @@ def test_loss_is_clipped_bce_of_pooled_scores():
     labels = torch.tensor([[1.0, 0.0, 1.0]])
     # max per class 0.7, 0.9, 1.0 (clipped to 1 - 1e-7)
     want = -(math.log(0.7) + math.log(1 - 0.9) + math.log(1 - 1e-7)) / 3
-    assert head.loss(probs, labels)['loss_cls'].item() == pytest.approx(want, rel=1e-5)
+    assert head.loss_by_probs(probs, labels)['loss_cls'].item() == pytest.approx(want, rel=1e-5)
 
 
 def test_l2_term_and_weight():
@@ -34,7 +34,7 @@ def test_l2_term_and_weight():
     labels = torch.ones(1, 3)
     bce = -math.log(1 / 3)
     want = 2.0 * (bce + 0.01 * 12 * 0.25)
-    assert head.loss(probs, labels)['loss_cls'].item() == pytest.approx(want, rel=1e-5)
+    assert head.loss_by_probs(probs, labels)['loss_cls'].item() == pytest.approx(want, rel=1e-5)
 
 
 def test_pseudo_labels_class_merge_absent_classes_and_padding():

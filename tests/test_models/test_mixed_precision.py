@@ -11,10 +11,12 @@ from mmseg.registry import MODELS
 from test_models.test_apc_segmentor import batch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-# bf16 keeps 8 bits of mantissa (relative step 2^-8 = 0.4%); through a
-# 12-block ViT the losses moved by at most ~1% in our runs: 3% leaves room
-# without hiding a broken loss (NaN, or 0 instead of > 0).
-RTOL = 0.03
+# bf16 keeps 8 bits of mantissa (relative step 2^-8 = 0.4%). Through a
+# randomly initialised 12-block ViT the features drift by a few per cent, and
+# the sharpened classifier below amplifies that in loss_cls: 2.7% for ViT-B/16,
+# 0.4% for the demo's small ViT in our runs (loss_pcl and loss_seg: < 1%).
+# 5% leaves room without hiding a broken loss (NaN/inf, or 0 instead of > 0).
+RTOL = 0.05
 
 
 def build(config, size, device):
@@ -24,9 +26,10 @@ def build(config, size, device):
     torch.manual_seed(0)
     model = MODELS.build(cfg).to(device)
     with torch.no_grad():
-        # Peaked patch scores: every labelled class has patches above θ and
-        # below τ, so both PCL sets are non-empty and loss_pcl > 0.
-        model.weak_head.classifier.weight.mul_(300)
+        # Sharper patch scores and θ = 0.5: labelled classes have patches above
+        # θ and below τ, so both PCL sets are non-empty and loss_pcl > 0.
+        model.weak_head.classifier.weight.mul_(20)
+    model.pcl_loss.theta = 0.5
     return model
 
 

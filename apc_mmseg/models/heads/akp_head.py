@@ -29,9 +29,9 @@ class AKPHead(BaseModule):
 
     ``forward``: level ``in_index`` ``[B, D, H, W]`` -> patch probabilities
     ``P [B, C+1, H, W]`` (softmax over classes per patch; channel 0 is the
-    background). ``loss``: ``P`` and multi-hot ``image_labels [B, C+1]`` ->
-    ``{'loss_cls'}`` (METHOD §2.3-2.5). ``pseudo_labels``: ``P`` -> pixel
-    labels ``[B, h, w]`` (METHOD §2.7).
+    background). ``loss_by_probs``: ``P`` and multi-hot ``image_labels [B, C+1]`` ->
+    ``{'loss_cls'}`` (docs/method.md, L_cls). ``pseudo_labels``: ``P`` -> pixel
+    labels ``[B, h, w]`` (docs/method.md, pseudo labels).
 
     Args:
         in_channels (int): D.
@@ -69,11 +69,14 @@ class AKPHead(BaseModule):
     def forward(self, inputs: Sequence[Tensor]) -> Tensor:
         """Patch probabilities ``[B, C+1, H, W]``."""
         x = inputs[self.in_index]
-        # float32 under autocast: θ, δ and the pooling's gaps are finer than bf16's steps.
-        logits = self.classifier(self.dropout(x))
-        return logits.softmax(dim=1, dtype=torch.promote_types(logits.dtype, torch.float32))
+        # float32 under autocast (a 1x1 conv to C+1 channels: nothing to save):
+        # θ, δ and the pooling's gaps are finer than bf16's steps.
+        x = self.dropout(x)
+        with torch.autocast(x.device.type, enabled=False):
+            dtype = torch.promote_types(x.dtype, torch.float32)
+            return self.classifier(x.to(dtype)).softmax(dim=1)
 
-    def loss(self, probs: Tensor, image_labels: Tensor) -> dict:
+    def loss_by_probs(self, probs: Tensor, image_labels: Tensor) -> dict:
         """L_cls (and the optional L2 term) from ``P`` and ``[B, C+1]`` labels."""
         scores = self.pooling(probs)
         loss = clip_bce(scores, image_labels)

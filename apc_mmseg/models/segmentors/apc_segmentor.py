@@ -2,18 +2,15 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.logging import MessageHub
 from mmengine.structures import PixelData
-from mmseg.models.losses import CrossEntropyLoss
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
-from ...engine.guarded_optim_wrapper import BATCH_IDS_KEY
-from ...postprocessing import CRF_DEFAULTS, dense_crf_batch
+from ...postprocessing import CRF_DEFAULTS, dense_crf_batch, masked_softmax
+from ...utils.checkpoint import CHECKPOINT_SOURCE_KEY
 
 
 def stack_image_labels(data_samples: Sequence[SegDataSample], num_classes: int) -> Tensor:
@@ -81,93 +78,46 @@ class APCSegmentor(EncoderDecoder):
                 f'decode_head.num_classes={self.num_classes}')
         self._register_load_state_dict_pre_hook(self._check_checkpoint_fits)
 
-    def _check_checkpoint_fits(self, state_dict, prefix, *args, **kwargs) -> None:
+    def _check_checkpoint_fits(self, state_dict, prefix, local_metadata, *args) -> None:
         """Refuse weights of another architecture instead of half-loading them.
 
         mmengine loads checkpoints non-strictly and only logs what does not
-        fit. Heads of another class count (fine-tuning) are fine; a
+        fit. Heads of another class count (fine-tuning) load with mmengine's
+        warnings (an evaluation refuses them: ``CheckpointFitHook``); a
         checkpoint in which most of this model's tensors are missing or of
-        another shape is an error that names the file.
+        another shape is an error. The file's name comes with the state dict
+        (``apc_mmseg.utils.checkpoint`` puts it into its metadata).
         """
-        from ...utils.checkpoint import LAST_LOADED
         own = {prefix + k: v.shape for k, v in self.state_dict().items()}
         fits = sum(1 for k, shape in own.items()
                    if k in state_dict and tuple(state_dict[k].shape) == tuple(shape))
         if fits < len(own) / 2:
             missing = [k for k in own if k not in state_dict][:3]
+            source = local_metadata.get(CHECKPOINT_SOURCE_KEY, 'checkpoint')
             raise ValueError(
-                f"{LAST_LOADED['path'] or 'checkpoint'}: not weights of this model "
-                f'({fits} of {len(own)} tensors fit; e.g. missing {missing}). Is it a '
-                'checkpoint of another config?')
+                f'{source}: not weights of this model ({fits} of {len(own)} tensors fit; '
+                f'e.g. missing {missing}). Is it a checkpoint of another config?')
 
     # ------------------------------------------------------------ training
     def loss(self, inputs: Tensor, data_samples: List[SegDataSample]) -> dict:
-        # Which images this step sees, for the non-finite-loss report.
-        MessageHub.get_current_instance().update_info(
-            BATCH_IDS_KEY, [ds.metainfo.get('img_id', ds.metainfo.get('img_path'))
-                            for ds in data_samples])
+        """APC's training step (Fig. 2): L_cls + L_pcl + L_seg from image tags.
+
+        Z = neck(backbone(x)); P = weak_head(Z) gives L_cls by adaptive-K
+        pooling; L_pcl contrasts Z's patches by P's confidence sets; P's
+        class-merged argmax, detached, is the pseudo mask the decode head
+        learns from (L_seg).
+        """
         labels = stack_image_labels(data_samples, self.num_classes)
         feats = self.extract_feat(inputs)
         probs = self.weak_head(feats)
-        losses = self.weak_head.loss(probs, labels)
+        losses = self.weak_head.loss_by_probs(probs, labels)
         losses['loss_pcl'] = self._pcl(feats[self.weak_head.in_index], probs, labels)
         pseudo = self.weak_head.pseudo_labels(
             probs, labels, inputs.shape[2:],
             [ds.metainfo.get('img_shape', inputs.shape[2:]) for ds in data_samples])
-        losses.update(self._decode_loss(feats, pseudo, data_samples))
+        losses.update(self.decode_head.loss(
+            feats, self._with_pseudo_masks(data_samples, pseudo), self.train_cfg))
         return losses
-
-    def _decode_loss(self, feats, pseudo: Tensor, data_samples) -> dict:
-        """L_seg and ``acc_seg`` of the decode head against ``pseudo [B, H, W]``.
-
-        With mmseg's softmax ``CrossEntropyLoss`` only, the logits are
-        upsampled in channels-last memory and the loss modules get them as
-        ``[B*H*W, C+1]`` rows: the same values as mmseg's ``loss_by_feat``,
-        without its reductions across a strided class dimension. Anything
-        else goes through ``decode_head.loss``.
-        """
-        head = self.decode_head
-        losses_decode = self._rows_losses()
-        if losses_decode is None:
-            return head.loss(feats, self._with_pseudo_masks(data_samples, pseudo),
-                             self.train_cfg)
-        logits = F.interpolate(head(feats).contiguous(memory_format=torch.channels_last),
-                               pseudo.shape[1:], mode='bilinear',
-                               align_corners=head.align_corners)
-        rows = logits.permute(0, 2, 3, 1).reshape(-1, logits.shape[1])
-        labels = pseudo.reshape(-1)
-        losses = {}
-        for loss in losses_decode:
-            value = loss(rows, labels, ignore_index=head.ignore_index)
-            losses[loss.loss_name] = losses.get(loss.loss_name, 0) + value
-        losses['acc_seg'] = self._accuracy(rows, labels, head.ignore_index)
-        return losses
-
-    @staticmethod
-    @torch.no_grad()
-    def _accuracy(rows: Tensor, labels: Tensor, ignore_index: int) -> Tensor:
-        """Percentage of non-ignored pixels whose argmax is their label.
-
-        mmseg's ``accuracy`` gives the same figure but takes ``topk`` of the
-        rows (3x slower here) and indexes with boolean masks (two host syncs).
-        """
-        valid = labels != ignore_index
-        correct = (rows.argmax(dim=1) == labels) & valid
-        return correct.sum() * 100.0 / valid.sum().clamp_min(1)
-
-    def _rows_losses(self) -> Optional[List[nn.Module]]:
-        """The decode head's losses if all take pixel rows, else None.
-
-        Excluded: a pixel sampler (it needs the map), sigmoid or mask CE, and
-        class weights (mmseg's CE loops in Python over the label's first
-        dimension to weigh them, which for rows is every pixel).
-        """
-        head = self.decode_head
-        losses = list(head.loss_decode) if isinstance(head.loss_decode, nn.ModuleList) \
-            else [head.loss_decode]
-        rows_ok = all(isinstance(loss, CrossEntropyLoss) and not loss.use_sigmoid
-                      and not loss.use_mask and loss.class_weight is None for loss in losses)
-        return losses if rows_ok and head.sampler is None else None
 
     def _pcl(self, z: Tensor, probs: Tensor, labels: Tensor) -> Tensor:
         if self.pcl_loss is None:
@@ -199,15 +149,40 @@ class APCSegmentor(EncoderDecoder):
                 raise ValueError("test_cfg output='patch' with use_gt_labels needs "
                                  'data samples carrying gt_image_labels')
             labels = stack_image_labels(data_samples, self.num_classes).to(inputs.device)
-        probs = self.inference(inputs, metas, labels)
+        if self.test_cfg.get('output', 'decode') == 'patch':
+            probs = self.patch_scores(inputs, metas, labels)
+        else:
+            probs = self.decode_probs(inputs, metas)
         results = self.postprocess_result(probs, data_samples)
         if self.test_cfg.get('crf'):
             self._refine_with_crf(inputs, results, labels)
         return results
 
+    def decode_probs(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
+        """The decode head's class probabilities ``[B, C+1, H, W]`` at the
+        input's size, with ``test_cfg``'s size, scales and flip. No labels."""
+        return self._multi_scale(inputs, lambda x: self.decode_head(
+            self.extract_feat(x)).softmax(dim=1))
+
+    def patch_scores(self, inputs: Tensor, batch_img_metas: List[dict],
+                     image_labels: Optional[Tensor] = None) -> Tensor:
+        """The patch classifier's class-merged scores ``[B, C+1, H, W]`` (each
+        class scaled to a maximum of 1; with ``image_labels [B, C+1]`` the
+        other classes score 0), at the input's size with ``test_cfg``'s size,
+        scales and flip."""
+        return self._multi_scale(inputs, lambda x: self.weak_head.class_merge(
+            self.weak_head(self.extract_feat(x)), image_labels).clamp_min(0))
+
     def inference(self, inputs: Tensor, batch_img_metas: List[dict],
                   image_labels: Optional[Tensor] = None) -> Tensor:
-        """Class probabilities ``[B, C+1, H, W]`` at the input's size."""
+        """``decode_probs`` or ``patch_scores``, as ``test_cfg.output`` says."""
+        if self.test_cfg.get('output', 'decode') == 'patch':
+            return self.patch_scores(inputs, batch_img_metas, image_labels)
+        return self.decode_probs(inputs, batch_img_metas)
+
+    def _multi_scale(self, inputs: Tensor, probs_of) -> Tensor:
+        """Mean of ``probs_of`` over ``test_cfg``'s scales and flips, each
+        resized back to the input's size."""
         H, W = inputs.shape[2:]
         size = self.test_cfg.get('size', None) or (H, W)
         scales = self.test_cfg.get('scales', (1.0,))
@@ -218,18 +193,11 @@ class APCSegmentor(EncoderDecoder):
             x = inputs if scaled == (H, W) else F.interpolate(
                 inputs, scaled, mode='bilinear', align_corners=False)
             for flip in flips:
-                probs = self._probs(x.flip(-1) if flip else x, image_labels)
+                probs = probs_of(x.flip(-1) if flip else x)
                 probs = probs.flip(-1) if flip else probs
                 total = total + F.interpolate(probs, (H, W), mode='bilinear',
                                               align_corners=False)
         return total / (len(scales) * len(flips))
-
-    def _probs(self, inputs: Tensor, image_labels: Optional[Tensor]) -> Tensor:
-        feats = self.extract_feat(inputs)
-        if self.test_cfg.get('output', 'decode') == 'patch':
-            return self.weak_head.class_merge(self.weak_head(feats),
-                                              image_labels).clamp_min(0)
-        return self.decode_head(feats).softmax(dim=1)
 
     def _refine_with_crf(self, inputs: Tensor, results: List[SegDataSample],
                          labels: Optional[Tensor]) -> None:
@@ -241,7 +209,7 @@ class APCSegmentor(EncoderDecoder):
         for i, res in enumerate(results):
             p = res.seg_logits.data.float()
             if self.test_cfg.get('output', 'decode') == 'patch':
-                p = self._masked_softmax(p, None if labels is None else labels[i])
+                p = masked_softmax(p, None if labels is None else labels[i])
             images.append(self._rgb_image(inputs[i], res.metainfo, p.shape[1:]))
             probs.append(p.cpu().numpy())
             present = (labels[i] > 0).nonzero()[:, 0] if labels is not None \
@@ -252,13 +220,6 @@ class APCSegmentor(EncoderDecoder):
             q = torch.from_numpy(q).to(res.seg_logits.data.device)
             res.seg_logits = PixelData(data=q)
             res.pred_sem_seg = PixelData(data=q.argmax(0, keepdim=True))
-
-    @staticmethod
-    def _masked_softmax(scores: Tensor, labels: Optional[Tensor]) -> Tensor:
-        """Softmax of class-merged scores over the labelled classes (METHOD §4)."""
-        if labels is not None:
-            scores = scores.masked_fill(labels[:, None, None] <= 0, float('-inf'))
-        return scores.softmax(0)
 
     def _rgb_image(self, img: Tensor, meta: dict, size) -> np.ndarray:
         """Undo the preprocessor's normalisation and padding: uint8 RGB at ``size``."""

@@ -5,23 +5,20 @@ from the ``SegmentationClassAug`` masks, or from ToCo's
 ``cls_labels_onehot.npy``; writes ``ImageSets/Segmentation/train_aug.txt``
 when missing (every id with an augmented mask, minus the val ids); checks
 that every listed id has an image and that every mask value is a class id
-(0..20) or 255. Errors name the file.
+(0..20) or 255. Errors name the file. Relative paths (the mask folder,
+ToCo's file, the output) are taken from the data root.
 
-    python tools/prepare_voc.py data/VOCdevkit/VOC2012
+Command line: ``tools/dataset_converters/prepare_voc.py``.
 """
-import argparse
 import json
 import os
 import os.path as osp
-import sys
 
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from apc_mmseg.datasets import WeakVOCDataset  # noqa: E402
-from apc_mmseg.datasets.weak_seg_dataset import read_image_labels  # noqa: E402
+from ..weak_seg_dataset import read_image_labels
+from ..weak_voc_dataset import WeakVOCDataset
 
 CLASSES = WeakVOCDataset.METAINFO['classes']
 SPLITS = ('train_aug', 'train', 'val')
@@ -87,6 +84,10 @@ def prepare(root, mask_dir='SegmentationClassAug', toco_labels=None, out='cls_la
                 f'{osp.join(root, "JPEGImages")}, e.g. {missing[0]}.jpg')
     all_ids = sorted(set().union(*splits.values()))
     if toco_labels:
+        toco_labels = osp.join(root, toco_labels)  # an absolute path stays as it is
+        if not osp.isfile(toco_labels):
+            raise FileNotFoundError(f'{toco_labels}: no such file (ToCo labels; relative '
+                                    'paths are taken from the data root)')
         labels = {k: [CLASSES[c] for c in v]
                   for k, v in read_image_labels(toco_labels, CLASSES).items()}
         # ToCo's file has no val labels; take those from the val masks.
@@ -94,24 +95,9 @@ def prepare(root, mask_dir='SegmentationClassAug', toco_labels=None, out='cls_la
         labels.update(labels_from_masks(root, 'SegmentationClass', need, nproc) if need else {})
     else:
         labels = labels_from_masks(root, mask_dir, all_ids, nproc)
-    out_path = out if osp.isabs(out) else osp.join(root, out)
+    out_path = osp.join(root, out)  # an absolute path stays as it is
     with open(out_path, 'w') as f:
         json.dump({i: labels[i] for i in all_ids}, f, indent=0)
     counts = {s: len(v) for s, v in splits.items()}
     print(f'wrote {out_path}: labels of {len(all_ids)} images; splits {counts}')
     return out_path
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('root', help='VOCdevkit/VOC2012')
-    parser.add_argument('--mask-dir', default='SegmentationClassAug')
-    parser.add_argument('--toco-labels', help="ToCo's cls_labels_onehot.npy")
-    parser.add_argument('--out', default='cls_labels.json', help='relative to root')
-    parser.add_argument('--nproc', type=int, default=1)
-    args = parser.parse_args(argv)
-    prepare(args.root, args.mask_dir, args.toco_labels, args.out, args.nproc)
-
-
-if __name__ == '__main__':
-    main()

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from prepare_coco import prepare as prepare_coco
-from prepare_voc import prepare as prepare_voc
+from apc_mmseg.datasets.preparation import prepare_coco, prepare_voc
 
 from apc_mmseg.datasets import WeakCOCODataset
 
@@ -68,6 +67,7 @@ def test_voc_toco_labels(voc_root, tmp_path):
     vec[[2, 14]] = 1
     table = {f'2007_{i:06d}': vec for i in range(4)}
     np.save(tmp_path / 'cls_labels_onehot.npy', table)
+    # relative to the data root, like --out; an absolute path as it is
     prepare_voc(voc_root, toco_labels=str(tmp_path / 'cls_labels_onehot.npy'))
     labels = json.load(open(osp.join(voc_root, 'cls_labels.json')))
     assert labels['2007_000001'] == ['bird', 'person']  # from ToCo's file

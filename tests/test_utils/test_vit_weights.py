@@ -1,9 +1,12 @@
 """Converted timm / Google ViT weights reproduce timm's patch features in our backbones."""
+import sys
+
 import numpy as np
 import pytest
 import torch
 
-from convert_vit_weights import convert, load_source, main
+from apc_mmseg.utils.vit_weights import convert, load_source
+from conftest import run, tool_env
 from mmseg.registry import MODELS
 
 
@@ -95,7 +98,7 @@ def test_mmpretrain_matches_timm(timm_vit, inputs, tmp_path):
     src = str(tmp_path / 'vit.pth')
     torch.save(timm_vit.state_dict(), src)
     dst = str(tmp_path / 'vit_mmpretrain.pth')
-    main([src, dst])
+    run([sys.executable, 'tools/model_converters/convert_vit_weights.py', src, dst], tool_env())
     backbone = mmpretrain_vit()
     backbone.load_state_dict(torch.load(dst, weights_only=True)['state_dict'], strict=True)
     x384, x480 = inputs

@@ -10,32 +10,27 @@ second, TFLOP/s (torch's FLOP counter and the LSTMs), the FLOP utilisation on a 
 and the projected time of 15 epochs of VOC train_aug. Prints a table and
 writes JSON. Sets malloc as tools/train.py does (APC_MMSEG_TUNE_MALLOC=0: not).
 
-    python tools/benchmark.py configs/apc/apc_vitb16_voc.py --batch 2 --out bench.json
+Command line: ``tools/analysis_tools/benchmark.py``.
 """
-import argparse
 import json
 import os
 import os.path as osp
 import platform
 import resource
 import statistics
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # make_demo_data
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmseg.registry import MODELS
+from mmseg.utils import register_all_modules
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-from mmseg.registry import MODELS  # noqa: E402
-from mmseg.utils import register_all_modules  # noqa: E402
-
-import apc_mmseg  # noqa: E402,F401
-from apc_mmseg.models import build_pooling, patch_contrast_loss  # noqa: E402
-from apc_mmseg.postprocessing import dense_crf  # noqa: E402
-from apc_mmseg.utils import allow_tf32, keep_freed_memory  # noqa: E402
+from ..datasets.demo_data import make_image
+from ..models import build_pooling, patch_contrast_loss
+from ..postprocessing import dense_crf
+from ..utils import allow_tf32, keep_freed_memory
 
 
 def sync(device):
@@ -177,7 +172,6 @@ def bench_crf(warmup, reps):
     """DenseCRF at 500x375 on a random-noise image (the bilateral filter's worst
     case) and on a demo scene (smooth background, objects) upscaled to that size."""
     import cv2
-    from make_demo_data import make_image
     rng = np.random.default_rng(0)
     images = dict(noise=rng.integers(0, 256, (375, 500, 3), dtype=np.uint8),
                   scene=cv2.resize(make_image(np.random.default_rng(0))[0], (500, 375)))
@@ -265,7 +259,6 @@ def write_loader_images(cfg, root, num_images):
     training set looks for them."""
     import cv2
     from mmseg.registry import DATASETS
-    from make_demo_data import make_image
     ds_cfg = cfg.train_dataloader.dataset
     classes = (ds_cfg.get('metainfo') or {}).get('classes') or \
         DATASETS.get(ds_cfg.type).METAINFO['classes']
@@ -312,59 +305,41 @@ def bench_loader(config, workers, batches, warmup):
                 loader_workers=loader_cfg.num_workers)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('config')
-    parser.add_argument('--batch', type=int, default=2)
-    parser.add_argument('--train-size', type=int, default=384)
-    parser.add_argument('--test-size', type=int, default=960)
-    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    parser.add_argument('--amp', action='store_true',
-                        help="autocast in the train step (bf16, or fp16 where a GPU lacks it)")
-    parser.add_argument('--warmup', type=int, default=1)
-    parser.add_argument('--reps', type=int, default=3)
-    parser.add_argument('--skip', nargs='*', default=[],
-                        choices=['train', 'infer', 'heads', 'crf', 'loader'])
-    parser.add_argument('--loader-workers', type=int,
-                        help="data-loader workers (default: the config's)")
-    parser.add_argument('--loader-batches', type=int, default=100)
-    parser.add_argument('--peak-tflops', type=float,
-                        help="the card's peak for the step's precision, for the FLOP "
-                        'utilisation (known: ' + ', '.join(PEAK_TFLOPS['bfloat16']) + ')')
-    parser.add_argument('--out', help='write the figures as JSON here')
-    args = parser.parse_args(argv)
+def run_benchmark(config, batch=2, train_size=384, test_size=960, device=None, amp=False,
+                  warmup=1, reps=3, skip=(), loader_workers=None, loader_batches=100,
+                  peak=None, out=None) -> dict:
+    """Every measurement the command line offers; returns the report (and
+    writes it as JSON to ``out``)."""
     malloc_tuned = keep_freed_memory()  # as tools/train.py does
     allow_tf32()
     register_all_modules(init_default_scope=True)
-    device = torch.device(args.device)
+    device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     torch.manual_seed(0)
-    model, optim_wrapper = build_model(args.config, device)
-    size = (args.train_size, args.train_size)
+    model, optim_wrapper = build_model(config, device)
+    size = (train_size, train_size)
     res = {}
-    if 'train' not in args.skip:
-        res.update(bench_train(model, fake_batch(model, args.batch, size, device), optim_wrapper,
-                               device, args.amp, args.warmup, args.reps))
-    if 'infer' not in args.skip:
-        res.update(bench_infer(model, (args.test_size,) * 2, device, args.warmup, args.reps))
-    if 'heads' not in args.skip:
-        grid = args.train_size // 16
-        res.update(bench_heads(model.num_classes, grid, args.batch * 8,
-                               model.weak_head.in_channels, device, args.warmup, args.reps))
-    if 'crf' not in args.skip:
-        res.update(bench_crf(args.warmup, args.reps))
+    if 'train' not in skip:
+        res.update(bench_train(model, fake_batch(model, batch, size, device), optim_wrapper,
+                               device, amp, warmup, reps))
+    if 'infer' not in skip:
+        res.update(bench_infer(model, (test_size,) * 2, device, warmup, reps))
+    if 'heads' not in skip:
+        res.update(bench_heads(model.num_classes, train_size // 16, batch * 8,
+                               model.weak_head.in_channels, device, warmup, reps))
+    if 'crf' not in skip:
+        res.update(bench_crf(warmup, reps))
     rates = {}
     train_dtype = res.pop('train_dtype', None)
-    if 'loader' not in args.skip:
-        rates.update(bench_loader(args.config, args.loader_workers, args.loader_batches,
-                                  warmup=2))
+    if 'loader' not in skip:
+        rates.update(bench_loader(config, loader_workers, loader_batches, warmup=2))
     ratios = {}
     if 'train_full' in res:
         ratios['train_full / train_backbone'] = res['train_full'] / res['train_backbone']
-        rates['train_images_per_s'] = args.batch / res['train_full']
+        rates['train_images_per_s'] = batch / res['train_full']
         rates['train_tflop_per_s'] = res.pop('train_full_gflop') / res['train_full'] / 1e3
         rates['voc_15_epochs_minutes'] = \
             15 * VOC_TRAIN_AUG_IMAGES / rates['train_images_per_s'] / 60
-        peak = peak_tflops(device, args.peak_tflops, train_dtype)
+        peak = peak_tflops(device, peak, train_dtype)
         if peak:
             rates['model_flop_utilisation'] = rates['train_tflop_per_s'] / peak
         if 'loader_images_per_s' in rates:
@@ -375,25 +350,12 @@ def main(argv=None):
         ratios['infer_full_flip / infer_backbone'] = res['infer_full_flip'] / res['infer_backbone']
     peak_mem = (torch.cuda.max_memory_allocated() if device.type == 'cuda'
                 else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    report = dict(config=args.config, device=str(device), machine=platform.processor() or
-                  platform.machine(), threads=torch.get_num_threads(), batch=args.batch,
-                  train_size=args.train_size, test_size=args.test_size, amp=args.amp,
-                  train_dtype=train_dtype,
-                  malloc_tuned=malloc_tuned, seconds=res, rates=rates, ratios=ratios,
-                  peak_memory_mb=peak_mem / 2 ** 20)
-    print(f"{'what':36s} {'value':>10s}")
-    for k, v in res.items():
-        print(f'{k:36s} {v:10.4f} s')
-    for k, v in rates.items():
-        print(f'{k:36s} {v:10.3f}')
-    for k, v in ratios.items():
-        print(f'{k:36s} {v:10.3f}x')
-    print(f"{'peak memory (MiB)':36s} {report['peak_memory_mb']:10.0f}")
-    if args.out:
-        with open(args.out, 'w') as f:
+    report = dict(config=config, device=str(device), machine=platform.processor() or
+                  platform.machine(), threads=torch.get_num_threads(), batch=batch,
+                  train_size=train_size, test_size=test_size, amp=amp,
+                  train_dtype=train_dtype, malloc_tuned=malloc_tuned, seconds=res,
+                  rates=rates, ratios=ratios, peak_memory_mb=peak_mem / 2 ** 20)
+    if out:
+        with open(out, 'w') as f:
             json.dump(report, f, indent=2)
     return report
-
-
-if __name__ == '__main__':
-    main()

@@ -1,16 +1,19 @@
-"""tools/make_pseudo_masks.py, stage-2 reading of its output, tools/infer.py, tools/demo.py."""
+"""Pseudo masks (apc_mmseg.apis and tools/make_pseudo_masks.py), stage-2 reading
+of their output, tools/infer.py, the demo."""
 import glob
 import json
 import os
 import os.path as osp
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from mmengine.config import Config
 from PIL import Image
 
-from conftest import DEMO_CONFIG
-from make_pseudo_masks import make_pseudo_masks
+from apc_mmseg.apis import make_pseudo_masks
+from conftest import DEMO_CONFIG, REPO, run, tool_env
 
 
 @pytest.fixture(scope='module')
@@ -45,13 +48,49 @@ def test_writes_palette_pngs_restricted_to_the_image_labels(masks, demo_data):
     assert 0 <= res['miou'] <= 100 and res['images'] == len(ids)
 
 
-def test_second_run_skips_done_images_and_scores_them_the_same(masks, cfg, trained):
+def test_second_run_with_the_same_settings_reuses_the_masks(masks, cfg, trained):
     out, res = masks
     before = {f: os.stat(osp.join(out, f)).st_mtime_ns for f in os.listdir(out)}
     again = make_pseudo_masks(cfg, trained[1], out, mask_dir='SegmentationClass',
                               progress=False)
     assert {f: os.stat(osp.join(out, f)).st_mtime_ns for f in os.listdir(out)} == before
     assert again['miou'] == pytest.approx(res['miou'])
+    assert again['reused'] == res['images'] and again['written'] == 0
+
+
+def test_rerun_with_other_settings_refuses_or_redoes_everything(cfg, trained, tmp_path):
+    out = str(tmp_path / 'masks')
+    first = make_pseudo_masks(cfg, trained[1], out, mask_dir='SegmentationClass',
+                              progress=False)
+    with pytest.raises(ValueError, match=r'masks: holds pseudo masks made with other '
+                       r'settings \(differ: crf\)'):
+        make_pseudo_masks(cfg, trained[1], out, mask_dir='SegmentationClass',
+                          crf=dict(iterations=2), progress=False)
+    with pytest.raises(ValueError, match=r'differ: flip, size'):
+        make_pseudo_masks(cfg, trained[1], out, flip=True, size=(48, 48), progress=False)
+    redone = make_pseudo_masks(cfg, trained[1], out, mask_dir='SegmentationClass',
+                               crf=dict(iterations=2), overwrite=True, progress=False)
+    assert redone['written'] == first['images'] and redone['reused'] == 0
+    settings = json.load(open(osp.join(out, 'pseudo_masks.json')))
+    assert settings['crf']['iterations'] == 2 and len(settings['checkpoint_sha256']) == 64
+
+
+def test_a_folder_of_unknown_pngs_is_refused(cfg, trained, tmp_path):
+    out = tmp_path / 'masks'
+    out.mkdir()
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(out / 'train_00000.png')
+    with pytest.raises(ValueError, match='holds PNGs but no pseudo_masks.json'):
+        make_pseudo_masks(cfg, trained[1], str(out), progress=False)
+
+
+def test_tool_reports_written_and_reused(cfg, trained, tmp_path):
+    cfg_path = str(tmp_path / 'cfg.py')
+    cfg.dump(cfg_path)
+    cmd = [sys.executable, 'tools/make_pseudo_masks.py', cfg_path, trained[1],
+           '--out-dir', str(tmp_path / 'masks'), '--mask-dir', 'SegmentationClass']
+    first = run(cmd, tool_env())
+    assert '(16 written, 0 reused' in first and 'mIoU' in first
+    assert '(0 written, 16 reused' in run(cmd, tool_env())
 
 
 def test_crf_in_worker_processes_matches_one_process(cfg, trained, tmp_path):
@@ -81,27 +120,30 @@ def test_pseudo_masks_serve_as_seg_map_path_of_a_plain_mmseg_dataset(masks, demo
 
 
 def test_infer_tool_on_a_folder(trained, demo_data, tmp_path, cfg):
-    from infer import main
     cfg_path = str(tmp_path / 'cfg.py')
     cfg.dump(cfg_path)
     images = tmp_path / 'images'
     images.mkdir()
     for name in ('val_00016.jpg', 'val_00017.jpg'):
         os.symlink(osp.join(demo_data, 'JPEGImages', name), images / name)
-    main([cfg_path, trained[1], str(images), '--out', str(tmp_path / 'out')])
+    run([sys.executable, 'tools/infer.py', cfg_path, trained[1], str(images), '--out',
+         str(tmp_path / 'out'), '--crf', '--flip', '--cfg-options', 'model.test_cfg.size=(48,48)'],
+        tool_env())
     for stem in ('val_00016', 'val_00017'):
         for suffix in ('.png', '_prediction.png', '_heatmaps.png'):
             assert osp.isfile(tmp_path / 'out' / (stem + suffix))
     (tmp_path / 'empty').mkdir()
-    with pytest.raises(ValueError, match='empty holds no image'):
-        main([cfg_path, trained[1], str(tmp_path / 'empty')])
+    proc = subprocess.run([sys.executable, 'tools/infer.py', cfg_path, trained[1],
+                           str(tmp_path / 'empty')], cwd=REPO, env=tool_env(),
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and 'empty holds no image' in proc.stderr
 
 
 def test_demo_end_to_end_shortened(tmp_path):
-    from demo import main
+    from apc_mmseg.apis.demo import run_demo
     work = tmp_path / 'work'
-    summary = main(['--data', str(tmp_path / 'data'), '--work-dir', str(work), '--iters', '6',
-                    '--num-train', '12', '--num-val', '4', '--workers', '1'])
+    summary = run_demo(DEMO_CONFIG, str(tmp_path / 'data'), str(work), iters=6, num_train=12,
+                       num_val=4, workers=1)
     names = [r['what'] for r in summary['rows']]
     assert names[0] == 'decode head (no labels)' and 'baseline: all background' in names
     for row in summary['rows']:

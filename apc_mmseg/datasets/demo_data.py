@@ -1,12 +1,13 @@
-"""Generate a small, deterministic weak-label data set in VOC layout.
+"""A small, deterministic, generated weak-label data set in VOC layout.
 
 Images hold 1-3 object classes (several instances) on varied textured
 backgrounds; the classes differ in shape and texture. Written:
 ``JPEGImages/*.jpg``, ``SegmentationClass/*.png`` (masks, evaluation only),
 ``ImageSets/Segmentation/{train,val}.txt`` and ``cls_labels.json``
 (image id -> class names, the only supervision training uses).
+
+Command line: ``tools/dataset_converters/make_demo_data.py``.
 """
-import argparse
 import json
 import os
 import os.path as osp
@@ -89,18 +90,3 @@ def generate(out_dir, num_train=200, num_val=50, seed=0):
     with open(osp.join(out_dir, 'cls_labels.json'), 'w') as f:
         json.dump(labels, f, indent=0)
     return out_dir
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--out', default='data/demo')
-    parser.add_argument('--num-train', type=int, default=200)
-    parser.add_argument('--num-val', type=int, default=50)
-    parser.add_argument('--seed', type=int, default=0)
-    args = parser.parse_args()
-    generate(args.out, args.num_train, args.num_val, args.seed)
-    print(f'wrote {args.num_train} train and {args.num_val} val images to {args.out}')
-
-
-if __name__ == '__main__':
-    main()

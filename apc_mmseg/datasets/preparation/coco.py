@@ -15,20 +15,16 @@ painted 255 first and stay ignored only where no single object covers them.
 Runs in ``--nproc`` processes with a progress bar; PNGs already written are
 kept, so an interrupted run resumes.
 
-    python tools/prepare_coco.py data/coco2014 --nproc 8
+Command line: ``tools/dataset_converters/prepare_coco.py``.
 """
-import argparse
 import json
 import os
 import os.path as osp
-import sys
 
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from apc_mmseg.datasets.weak_coco_dataset import COCO_THINGS  # noqa: E402
+from ..weak_coco_dataset import COCO_THINGS
 
 
 def paint(job):
@@ -100,16 +96,3 @@ def prepare(root, splits=('train', 'val'), nproc=1):
         json.dump(labels, f, indent=0)
     print(f'wrote label PNGs, split lists and cls_labels.json ({len(labels)} images) '
           f'under {root}')
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('root', help='COCO 2014 root (train2014/, val2014/, annotations/)')
-    parser.add_argument('--splits', nargs='+', default=['train', 'val'])
-    parser.add_argument('--nproc', type=int, default=1)
-    args = parser.parse_args(argv)
-    prepare(args.root, args.splits, args.nproc)
-
-
-if __name__ == '__main__':
-    main()

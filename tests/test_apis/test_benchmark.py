@@ -1,10 +1,11 @@
 import json
+import sys
 
 import pytest
 import torch
 
-import benchmark
-from conftest import DEMO_CONFIG
+from apc_mmseg.apis import benchmark
+from conftest import DEMO_CONFIG, run, tool_env
 
 
 def test_flop_counter_counts_linear_and_cpu_attention_by_hand():
@@ -31,11 +32,11 @@ def test_lstm_flops_by_hand():
 
 def test_runs_every_part_and_reports_consistent_ratios(tmp_path):
     out = tmp_path / 'bench.json'
-    report = benchmark.main([DEMO_CONFIG, '--batch', '2', '--train-size', '96',
-                             '--test-size', '96', '--warmup', '0', '--reps', '2',
-                             '--skip', 'crf', '--loader-workers', '0',
-                             '--loader-batches', '3', '--out', str(out)])
-    assert json.loads(out.read_text()) == json.loads(json.dumps(report))
+    run([sys.executable, 'tools/analysis_tools/benchmark.py', DEMO_CONFIG, '--batch', '2',
+         '--train-size', '96', '--test-size', '96', '--warmup', '0', '--reps', '2',
+         '--skip', 'crf', '--loader-workers', '0', '--loader-batches', '3',
+         '--out', str(out)], tool_env())
+    report = json.loads(out.read_text())
     sec, rates, ratios = report['seconds'], report['rates'], report['ratios']
     for key in ('train_backbone', 'train_full', 'infer_backbone', 'infer_full',
                 'infer_full_flip', 'akp_pooling', 'pcl_loss_fwd_bwd'):
@@ -65,7 +66,6 @@ def test_flop_utilisation_uses_the_peak_of_the_steps_precision(monkeypatch):
 
 
 def test_amp_run_on_cpu_is_bf16_and_finite(tmp_path):
-    report = benchmark.main([DEMO_CONFIG, '--batch', '2', '--train-size', '64', '--amp',
-                             '--warmup', '0', '--reps', '1',
-                             '--skip', 'infer', 'heads', 'crf', 'loader'])
+    report = benchmark.run_benchmark(DEMO_CONFIG, batch=2, train_size=64, amp=True, warmup=0,
+                                     reps=1, skip=('infer', 'heads', 'crf', 'loader'))
     assert report['train_dtype'] == 'bfloat16' and report['seconds']['train_full'] > 0

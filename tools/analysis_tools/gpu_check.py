@@ -9,7 +9,7 @@ from its checkpoint; tools/dist_test.sh --out; the benchmark with --amp into
 JSON. Prints one verdict table and exits 1 if anything failed. Without CUDA
 it says so and exits 0: nothing was checked.
 
-    python tools/misc/gpu_check.py [--work-dir work_dirs/gpu_check]
+    python tools/analysis_tools/gpu_check.py [--work-dir work_dirs/gpu_check]
 """
 import argparse
 import glob
@@ -91,7 +91,7 @@ def main(argv=None):
 
     step('CUDA-parametrised tests', sh([py, '-m', 'pytest', 'tests', '-q', '-k', 'cuda'],
                                        osp.join(work, 'pytest.log')))
-    step('synthetic VOC data', sh([py, 'tools/make_demo_data.py', '--out', data,
+    step('synthetic VOC data', sh([py, 'tools/dataset_converters/make_demo_data.py', '--out', data,
                                    '--num-train', '128', '--num-val', '8'],
                                   osp.join(work, 'data.log')))
     amp_dir = osp.join(work, 'amp_300')
@@ -122,7 +122,7 @@ def main(argv=None):
     pngs = len(glob.glob(osp.join(out, '*.png')))
     step('dist_test.sh --out', (ok and pngs == 8, f'{pngs} of 8 masks; {detail}'))
     bench = osp.join(work, 'benchmark.json')
-    ok, detail = sh([py, 'tools/benchmark.py', CONFIG, '--amp', '--batch', '16', '--skip', 'crf',
+    ok, detail = sh([py, 'tools/analysis_tools/benchmark.py', CONFIG, '--amp', '--batch', '16', '--skip', 'crf',
                      '--out', bench], osp.join(work, 'benchmark.log'))
     if ok:
         rep = json.load(open(bench))

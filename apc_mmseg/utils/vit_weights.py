@@ -6,14 +6,11 @@ Position embeddings are kept at their stored grid; the backbones resize them
 to the input's grid themselves. The classifier head is dropped. mmseg's ViT
 needs `patch_bias=True` (the original ViT has a patch-embedding bias).
 
-    python tools/convert_vit_weights.py vit_base_patch16_384.npz \\
-        pretrain/vit-b16-384_in21k-ft-in1k_mmpretrain.pth
+Command line: ``tools/model_converters/convert_vit_weights.py``.
 """
-import argparse
 import os
 import os.path as osp
 import re
-import sys
 from collections import OrderedDict
 from typing import Dict
 
@@ -126,23 +123,3 @@ def convert(sd: Dict[str, torch.Tensor], target: str = 'mmpretrain',
         else:
             raise ValueError(f'{source}: unexpected key {key!r} for a plain ViT')
     return out
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('src', help='.pth / .bin / .safetensors (timm) or .npz (Google)')
-    parser.add_argument('dst', help='output .pth')
-    parser.add_argument('--target', choices=['mmpretrain', 'mmseg'], default='mmpretrain',
-                        help="the backbone's library (default: mmpretrain, the configs' ViT)")
-    args = parser.parse_args(argv)
-    converted = convert(load_source(args.src), args.target, args.src)
-    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
-    torch.save(dict(state_dict=converted, meta=dict(source=osp.basename(args.src),
-                                                    target=args.target)), args.dst)
-    grid = int(round((converted['pos_embed'].shape[1] - 1) ** 0.5))
-    print(f'{len(converted)} tensors for {args.target} '
-          f'(position grid {grid}x{grid}) -> {args.dst}')
-
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -1,0 +1,6 @@
+"""What the command-line tools do, as functions: inference maps, pseudo
+masks, the demo, the benchmark."""
+from .inference import decode_probs, patch_scores
+from .pseudo_masks import build_label_dataset, make_pseudo_masks
+
+__all__ = ['build_label_dataset', 'decode_probs', 'make_pseudo_masks', 'patch_scores']

@@ -1,0 +1,177 @@
+"""Pseudo masks from a trained APC checkpoint (the paper's Table 2).
+
+For every image of a split: the patch classifier's class-merged scores at the
+configured inference size (optionally with flip / multi-scale), restricted to
+the image's ground-truth labels, upsampled to the image, then optionally
+refined by DenseCRF in worker processes. Writes palette PNGs (they open as
+colours and load as class indices), optionally the scores (``.npy``,
+float16), and reports mIoU when masks exist.
+
+The output folder records what produced it (``pseudo_masks.json``: the
+checkpoint's SHA-256, the model config, size, scales, flip, CRF settings and
+the split). A rerun with the same settings reuses the masks already written
+(an interrupted run resumes); with other settings it refuses, or redoes every
+mask with ``overwrite=True``. Command line: ``tools/make_pseudo_masks.py``.
+"""
+import copy
+import hashlib
+import json
+import os
+import os.path as osp
+import time
+from collections import deque
+
+import numpy as np
+import torch
+from mmengine.dataset import pseudo_collate
+from mmengine.utils import ProgressBar
+from PIL import Image
+
+from ..evaluation import IoUAccumulator
+from ..postprocessing import CRF_DEFAULTS, dense_crf_stream, masked_softmax
+from ..visualization import save_label_png
+
+MANIFEST = 'pseudo_masks.json'
+
+
+def build_label_dataset(cfg, ann_file=None, mask_dir=None, labels_file=None, data_root=None):
+    """The config's training images (or ``ann_file``'s) with their image labels,
+    and their masks when ``mask_dir`` is given, in test mode."""
+    from mmseg.registry import DATASETS
+    ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+    if data_root:
+        ds_cfg.data_root = data_root
+    if ann_file:
+        ds_cfg.ann_file = ann_file
+    if labels_file:
+        ds_cfg.labels_file = labels_file
+    if not ds_cfg.get('labels_file'):
+        raise ValueError('pseudo masks need image labels: give --labels-file')
+    ds_cfg.data_prefix = dict(ds_cfg.get('data_prefix', {}))
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadImageLevelLabels')]
+    if mask_dir:
+        ds_cfg.data_prefix['seg_map_path'] = mask_dir
+        pipeline.append(dict(type='LoadAnnotations'))
+    else:
+        ds_cfg.data_prefix.pop('seg_map_path', None)
+    ds_cfg.pipeline = pipeline + [dict(type='PackWeakSegInputs')]
+    ds_cfg.test_mode = True
+    return DATASETS.build(ds_cfg)
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 22), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_or_write_manifest(out_dir: str, settings: dict, overwrite: bool) -> None:
+    """Refuse a folder made with other settings (or by an unknown run) unless
+    ``overwrite``; then record ``settings`` as the folder's."""
+    path = osp.join(out_dir, MANIFEST)
+    settings = json.loads(json.dumps(settings))  # tuples as JSON gives them back
+    if not overwrite:
+        if osp.isfile(path):
+            with open(path) as f:
+                old = json.load(f)
+            diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
+            if diff:
+                raise ValueError(
+                    f'{out_dir}: holds pseudo masks made with other settings (differ: '
+                    f"{', '.join(diff)}; see {MANIFEST}). Use another output folder, or "
+                    '--overwrite to redo every mask')
+        elif any(f.endswith('.png') for f in os.listdir(out_dir)):
+            raise ValueError(f'{out_dir}: holds PNGs but no {MANIFEST}, so what made them is '
+                             'unknown. Use another output folder, or --overwrite')
+    with open(path, 'w') as f:
+        json.dump(settings, f, indent=1, sort_keys=True)
+
+
+def make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=None, mask_dir=None,
+                      labels_file=None, data_root=None, size=None, flip=False, scales=None,
+                      crf=False, workers=1, save_scores=False, device='cpu', overwrite=False,
+                      progress=True) -> dict:
+    """Write the masks; returns ``dict(miou, per_class_iou, images, written,
+    reused, seconds, images_per_s)`` (``miou`` None without ``mask_dir``)."""
+    from mmseg.apis import init_model
+    from mmseg.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+    cfg = copy.deepcopy(cfg)
+    test_cfg = cfg.model.test_cfg
+    test_cfg.update(output='patch', use_gt_labels=True, flip=flip, crf=None)
+    if size:
+        test_cfg.size = tuple(size)
+    if scales:
+        test_cfg.scales = tuple(scales)
+    crf_cfg = dict(CRF_DEFAULTS, **(crf if isinstance(crf, dict) else {})) if crf else None
+    dataset = build_label_dataset(cfg, ann_file, mask_dir, labels_file, data_root)
+    os.makedirs(out_dir, exist_ok=True)
+    _check_or_write_manifest(out_dir, dict(
+        checkpoint_sha256=file_sha256(checkpoint), model=cfg.model.to_dict(),
+        size=list(test_cfg.get('size') or []), scales=list(test_cfg.get('scales', (1.0,))),
+        flip=flip, crf=crf_cfg, save_scores=save_scores, images=dataset.ann_file,
+        labels=dataset.labels_file),
+        overwrite)
+    model = init_model(cfg, checkpoint, device=device)
+    palette = dataset.metainfo['palette']
+    metric = IoUAccumulator(model.num_classes) if mask_dir else None
+    bar = ProgressBar(len(dataset)) if progress else None
+    counts = dict(written=0, reused=0)
+    t0 = time.perf_counter()
+
+    def finish(path, pred, gt):
+        save_label_png(path, pred, palette)
+        counts['written'] += 1
+        if metric is not None:
+            metric.add(pred, gt)
+        bar and bar.update()
+
+    def todo():
+        """(mask path, ground truth, prediction or CRF job) of masks to make."""
+        for idx in range(len(dataset)):
+            info = dataset.get_data_info(idx)
+            path = osp.join(out_dir, info['img_id'] + '.png')
+            if osp.isfile(path) and not overwrite:  # same settings: reuse
+                counts['reused'] += 1
+                if metric is not None:
+                    metric.add(np.array(Image.open(path)), np.array(Image.open(
+                        info['seg_map_path'])))
+                bar and bar.update()
+                continue
+            data = pseudo_collate([dataset[idx]])
+            with torch.no_grad():
+                res = model.test_step(data)[0]
+            scores = res.seg_logits.data.float()
+            gt = res.gt_sem_seg.data[0].cpu().numpy() if metric is not None else None
+            if save_scores:
+                np.save(osp.join(out_dir, info['img_id'] + '.npy'),
+                        scores.cpu().numpy().astype(np.float16))
+            if crf_cfg is None:
+                yield path, gt, res.pred_sem_seg.data[0].cpu().numpy()
+                continue
+            labels = data['data_samples'][0].gt_image_labels.to(scores.device)
+            unary = masked_softmax(scores, labels).cpu().numpy()
+            yield path, gt, (info['img_path'], unary, labels.nonzero()[:, 0].tolist())
+
+    if crf_cfg is None:
+        for path, gt, pred in todo():
+            finish(path, pred, gt)
+    else:
+        waiting = deque()
+
+        def jobs():
+            for path, gt, job in todo():
+                waiting.append((path, gt))
+                yield job
+        for refined in dense_crf_stream(jobs(), workers, **crf_cfg):
+            path, gt = waiting.popleft()
+            finish(path, refined.argmax(0), gt)
+    seconds = time.perf_counter() - t0
+    if progress:
+        print()
+    return dict(miou=metric.miou() if metric else None,
+                per_class_iou=metric.per_class().tolist() if metric else None,
+                images=len(dataset), seconds=seconds, images_per_s=len(dataset) / seconds,
+                **counts)

@@ -1,0 +1,3 @@
+from .iou_accumulator import IoUAccumulator
+
+__all__ = ['IoUAccumulator']

@@ -1,0 +1,20 @@
+#!/usr/bin/env python
+"""Generate the demo's weak-label data set in VOC layout (seeded)."""
+import argparse
+
+from apc_mmseg.datasets.demo_data import generate
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--out', default='data/demo')
+    parser.add_argument('--num-train', type=int, default=200)
+    parser.add_argument('--num-val', type=int, default=50)
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args(argv)
+    generate(args.out, args.num_train, args.num_val, args.seed)
+    print(f'wrote {args.num_train} train and {args.num_val} val images to {args.out}')
+
+
+if __name__ == '__main__':
+    main()
