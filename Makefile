@@ -8,7 +8,7 @@ TORCHVISION_VERSION ?= 0.29.1
 MMCV_VERSION ?= 2.1.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo gpu-check clean-venv mmcv
+.PHONY: install test lint demo gpu-check clean-venv mmcv
 
 # mmcv 2.1.0 with its ops, built from source: mmseg 1.2.2 needs mmcv.ops and
 # refuses mmcv >= 2.2. Its setup.py pins -std=c++14/17, but torch >= 2.10's
@@ -36,6 +36,10 @@ $(STAMP): requirements.txt requirements-dev.txt setup.py
 
 test: install
 	$(PY) -m pytest tests -q
+
+# ruff (ruff.toml): pyflakes, pycodestyle at 100 columns, import order.
+lint: install
+	$(PY) -m ruff check .
 
 # The main job: generate the demo data, train on CPU from image tags, evaluate
 # against baselines, draw heat maps and overlays (tools/demo.py).

@@ -8,8 +8,9 @@ import pytest
 import torch
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-import apc_mmseg  # noqa: E402,F401  (registers components)
 from mmseg.utils import register_all_modules  # noqa: E402
+
+import apc_mmseg  # noqa: E402,F401  (registers components)
 
 register_all_modules(init_default_scope=True)  # configs' default_scope = 'mmseg'
 
@@ -105,7 +106,9 @@ def cfg_options_argv(options):
 
 def tool_env():
     env = dict(os.environ)
-    env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
+    # the repository, and tests/ for the helper scripts run as processes
+    env['PYTHONPATH'] = os.pathsep.join([REPO, osp.join(REPO, 'tests'),
+                                         env.get('PYTHONPATH', '')])
     env.setdefault('OMP_NUM_THREADS', '1')
     return env
 

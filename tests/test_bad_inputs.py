@@ -9,12 +9,11 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from conftest import DEMO_CONFIG
 from mmengine.config import Config
 from PIL import Image
 
 from apc_mmseg.datasets import LoadCheckedImageFromFile, WeakSegDataset
-
-from conftest import DEMO_CONFIG
 
 META = dict(classes=('background', 'disc', 'square', 'triangle'))
 TRAIN_PIPE = [dict(type='LoadCheckedImageFromFile'), dict(type='LoadImageLevelLabels'),

@@ -1,6 +1,7 @@
-"""The registry names of DESIGN.md exist after `import apc_mmseg`."""
-import apc_mmseg  # noqa: F401
+"""The registered names the configs use exist after `import apc_mmseg`."""
 from mmseg.registry import DATASETS, MODELS, PARAM_SCHEDULERS, TRANSFORMS
+
+import apc_mmseg  # noqa: F401
 
 
 def test_registry_names():
@@ -17,6 +18,7 @@ def test_registry_names():
 
 def test_public_pooling_interface():
     import torch
+
     from apc_mmseg.models import AdaptiveKPooling
     pool = AdaptiveKPooling(k_max=6, delta=0.2, criterion='gap')
     scores = torch.rand(2, 3, 4, 4)

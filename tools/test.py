@@ -3,14 +3,11 @@
 import argparse
 import os
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
 
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-
-from apc_mmseg.utils import finish_distributed, keep_freed_memory, prepare_distributed  # noqa: E402
+from apc_mmseg.utils import finish_distributed, keep_freed_memory, prepare_distributed
 
 
 def parse_args(argv=None):

@@ -4,16 +4,12 @@ import argparse
 import logging
 import os
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+from mmengine.runner import Runner
 
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.logging import print_log  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-
-from apc_mmseg.utils import (allow_tf32, finish_distributed, keep_freed_memory,  # noqa: E402
-                             prepare_distributed)
+from apc_mmseg.utils import allow_tf32, finish_distributed, keep_freed_memory, prepare_distributed
 
 
 def parse_args(argv=None):

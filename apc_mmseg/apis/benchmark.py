@@ -101,7 +101,7 @@ def bench_train(model, data, optim_wrapper, device, amp, warmup, reps):
     ctx = (lambda: torch.autocast(device.type, dtype=dtype)) if amp else \
         (lambda: torch.autocast(device.type, enabled=False))
     model.train()
-    seen = []
+    seen, names = [], []
 
     def backbone_step():
         opt_bb.zero_grad(set_to_none=True)
@@ -118,13 +118,13 @@ def bench_train(model, data, optim_wrapper, device, amp, warmup, reps):
             loss = sum(v for k, v in losses.items() if 'loss' in k)
         loss.backward()
         opt_full.step()
-        seen.append(torch.stack([v.detach().float() for k, v in losses.items()
-                                 if 'loss' in k]))
+        names[:] = [k for k in losses if 'loss' in k]
+        seen.append(torch.stack([losses[k].detach().float() for k in names]))
 
     out = timed_together(dict(train_backbone=backbone_step, train_full=full_step),
                          device, warmup, reps)
     out['train_full_gflop'] = count_flops(full_step, model) / 1e9
-    check_finite(torch.stack(seen), [k for k in losses if 'loss' in k], dtype)
+    check_finite(torch.stack(seen), names, dtype)
     out['train_dtype'] = str(dtype).replace('torch.', '')
     return out
 

@@ -82,6 +82,7 @@ def _check_or_write_manifest(out_dir: str, settings: dict, overwrite: bool) -> N
                     f'{out_dir}: holds pseudo masks made with other settings (differ: '
                     f"{', '.join(diff)}; see {MANIFEST}). Use another output folder, or "
                     '--overwrite to redo every mask')
+            return  # the same settings: the folder's record stands
         elif any(f.endswith('.png') for f in os.listdir(out_dir)):
             raise ValueError(f'{out_dir}: holds PNGs but no {MANIFEST}, so what made them is '
                              'unknown. Use another output folder, or --overwrite')

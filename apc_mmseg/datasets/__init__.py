@@ -1,6 +1,6 @@
 from .transforms import LoadCheckedImageFromFile, LoadImageLevelLabels, PackWeakSegInputs
-from .weak_seg_dataset import WeakSegDataset, read_image_labels, voc_palette
 from .weak_coco_dataset import WeakCOCODataset
+from .weak_seg_dataset import WeakSegDataset, read_image_labels, voc_palette
 from .weak_voc_dataset import WeakVOCDataset
 
 __all__ = ['LoadCheckedImageFromFile', 'LoadImageLevelLabels', 'PackWeakSegInputs',

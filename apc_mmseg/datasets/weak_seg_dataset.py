@@ -4,8 +4,8 @@ import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 import mmengine
-from mmengine.logging import print_log
 import numpy as np
+from mmengine.logging import print_log
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 

@@ -4,7 +4,7 @@ from mmseg.registry import PARAM_SCHEDULERS
 
 @PARAM_SCHEDULERS.register_module()
 class UnfreezeStepLR(_ParamScheduler):
-    """Two-stage lr of ViT-PCM/APC (METHOD §3).
+    """Two-stage lr of ViT-PCM/APC (docs/method.md, schedule).
 
     Before ``milestone`` every group runs at its initial lr except the groups
     marked ``delayed``, which run at 0; from ``milestone`` on, every group

@@ -1,6 +1,5 @@
 from .heads import AKPHead
-from .layers import (AdaptiveKPooling, FixedKPooling, GlobalAvgPooling,
-                     build_pooling)
+from .layers import AdaptiveKPooling, FixedKPooling, GlobalAvgPooling, build_pooling
 from .losses import PatchContrastLoss, patch_contrast_loss
 from .necks import HVBiLSTM
 from .segmentors import APCSegmentor

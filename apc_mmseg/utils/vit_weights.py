@@ -8,7 +8,6 @@ needs `patch_bias=True` (the original ViT has a patch-embedding bias).
 
 Command line: ``tools/model_converters/convert_vit_weights.py``.
 """
-import os
 import os.path as osp
 import re
 from collections import OrderedDict

@@ -2,7 +2,7 @@
 # scratch on CPU on the data of tools/make_demo_data.py (VOC layout, 3 classes).
 _base_ = [
     '../_base_/models/apc_vit-b16.py', '../_base_/datasets/weak_voc12.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/apc_voc_10k.py'
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_apc_10k.py'
 ]
 crop_size = (96, 96)
 metainfo = dict(classes=('background', 'disc', 'square', 'triangle'),

@@ -2,7 +2,7 @@
 # batch 16: 5,130 iterations an epoch; warm-up of 2 epochs, ~8 epochs in all.
 _base_ = [
     '../_base_/models/apc_vit-b16.py', '../_base_/datasets/weak_coco14.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/apc_voc_10k.py'
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_apc_10k.py'
 ]
 model = dict(weak_head=dict(num_classes=81), decode_head=dict(num_classes=81))
 param_scheduler = [dict(type='UnfreezeStepLR', milestone=10260, gamma=0.1, by_epoch=False)]

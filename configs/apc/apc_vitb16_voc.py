@@ -1,5 +1,5 @@
-# APC, ViT-B/16, PASCAL VOC 2012 (the paper's recipe, METHOD.md §3).
+# APC, ViT-B/16, PASCAL VOC 2012 (the paper's recipe, docs/method.md).
 _base_ = [
     '../_base_/models/apc_vit-b16.py', '../_base_/datasets/weak_voc12.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/apc_voc_10k.py'
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_apc_10k.py'
 ]

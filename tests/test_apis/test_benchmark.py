@@ -3,9 +3,9 @@ import sys
 
 import pytest
 import torch
+from conftest import DEMO_CONFIG, run, tool_env
 
 from apc_mmseg.apis import benchmark
-from conftest import DEMO_CONFIG, run, tool_env
 
 
 def test_flop_counter_counts_linear_and_cpu_attention_by_hand():

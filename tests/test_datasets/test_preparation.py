@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from apc_mmseg.datasets.preparation import prepare_coco, prepare_voc
-
 from apc_mmseg.datasets import WeakCOCODataset
+from apc_mmseg.datasets.preparation import prepare_coco, prepare_voc
 
 # ------------------------------------------------------------------- VOC
 

@@ -7,9 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from apc_mmseg.datasets import (LoadImageLevelLabels, WeakCOCODataset,
-                                WeakSegDataset, WeakVOCDataset, read_image_labels,
-                                voc_palette)
+from apc_mmseg.datasets import (
+    LoadImageLevelLabels,
+    WeakCOCODataset,
+    WeakSegDataset,
+    WeakVOCDataset,
+    read_image_labels,
+    voc_palette,
+)
 
 DEMO_META = dict(classes=('background', 'disc', 'square', 'triangle'))
 

@@ -2,22 +2,21 @@
 whole batch (`single OUT`) or, under torchrun, two processes with half each
 (`ddp OUT`). Dropout off; PCL off (its mean over the batch's valid
 (image, class) pairs, like BatchNorm's statistics, depends on how the batch is
-split); the decode head uses GroupNorm, which does not."""
-import os
+split); the decode head uses GroupNorm, which does not. Run with tests/ on
+PYTHONPATH (conftest.tool_env)."""
 import sys
 
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 
 def build():
-    import apc_mmseg  # noqa: F401
     from mmseg.registry import MODELS
     from mmseg.utils import register_all_modules
     from test_models.test_apc_segmentor import tiny_model_cfg
+
+    import apc_mmseg  # noqa: F401
     register_all_modules(init_default_scope=True)
     cfg = tiny_model_cfg()
     cfg.neck.dropout = 0.0

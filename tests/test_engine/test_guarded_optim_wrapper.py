@@ -4,9 +4,9 @@ import pytest
 import torch
 from mmengine.logging import MessageHub
 from mmseg.registry import MODELS, OPTIM_WRAPPERS
+from test_models.test_apc_segmentor import batch, tiny_model_cfg
 
 from apc_mmseg.engine import record_batch_image_ids
-from test_models.test_apc_segmentor import batch, tiny_model_cfg
 
 
 def setup(nonfinite):

@@ -21,7 +21,8 @@ def test_two_groups_with_mmengines_settings():
     model = MODELS.build(cfg.model)
     merged = build_optim_wrapper(model, cfg.optim_wrapper)
     assert cfg.optim_wrapper.constructor == 'MergedGroupsOptimWrapperConstructor'
-    per_tensor = build_optim_wrapper(model, dict(cfg.optim_wrapper, constructor='DefaultOptimWrapperConstructor'))
+    per_tensor = build_optim_wrapper(
+        model, dict(cfg.optim_wrapper, constructor='DefaultOptimWrapperConstructor'))
 
     groups = merged.optimizer.param_groups
     assert len(groups) == 2 and len(per_tensor.optimizer.param_groups) > 90

@@ -9,7 +9,6 @@ import time
 
 import pytest
 import torch
-
 from conftest import DEMO_CONFIG, REPO, cfg_options_argv, run, tiny_cfg_options, tool_env
 
 

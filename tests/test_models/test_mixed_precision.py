@@ -7,7 +7,6 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmseg.registry import MODELS
-
 from test_models.test_apc_segmentor import batch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

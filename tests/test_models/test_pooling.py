@@ -1,8 +1,7 @@
 import pytest
 import torch
 
-from apc_mmseg.models import (AdaptiveKPooling, FixedKPooling, GlobalAvgPooling,
-                              build_pooling)
+from apc_mmseg.models import AdaptiveKPooling, FixedKPooling, GlobalAvgPooling, build_pooling
 
 
 def as_map(values, h=3, w=3):

@@ -1,5 +1,6 @@
 """Run under torchrun: train a tiny APC model through the warm-up boundary and
-save each rank's final weights as ``<work_dir>/rank<R>.pth``."""
+save each rank's final weights as ``<work_dir>/rank<R>.pth``. Run with tests/
+on PYTHONPATH (conftest.tool_env)."""
 import os
 import sys
 
@@ -11,7 +12,6 @@ from apc_mmseg.utils import finish_distributed, prepare_distributed
 
 
 def main(config, work_dir, data_root):
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from conftest import tiny_cfg_options
     cfg = Config.fromfile(config)
     cfg.merge_from_dict(tiny_cfg_options(data_root, max_iters=4))

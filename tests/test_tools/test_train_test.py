@@ -6,7 +6,6 @@ import re
 import sys
 
 import torch
-
 from conftest import REPO, cfg_options_argv, free_port, run, tool_env
 
 CONFIG = osp.join(REPO, 'configs/apc/apc_demo_cpu.py')

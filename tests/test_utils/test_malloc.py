@@ -4,8 +4,7 @@ import textwrap
 
 # mallinfo2().hblkhd: bytes that glibc holds in mmap'ed blocks.
 PROBE = textwrap.dedent('''
-    import ctypes, sys
-    sys.path.insert(0, {repo!r})
+    import ctypes
     from apc_mmseg.utils import keep_freed_memory
 
     class MallInfo2(ctypes.Structure):

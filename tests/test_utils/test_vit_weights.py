@@ -4,10 +4,10 @@ import sys
 import numpy as np
 import pytest
 import torch
-
-from apc_mmseg.utils.vit_weights import convert, load_source
 from conftest import run, tool_env
 from mmseg.registry import MODELS
+
+from apc_mmseg.utils.vit_weights import convert, load_source
 
 
 @pytest.fixture(scope='module')

@@ -91,8 +91,8 @@ def main(argv=None):
 
     step('CUDA-parametrised tests', sh([py, '-m', 'pytest', 'tests', '-q', '-k', 'cuda'],
                                        osp.join(work, 'pytest.log')))
-    step('synthetic VOC data', sh([py, 'tools/dataset_converters/make_demo_data.py', '--out', data,
-                                   '--num-train', '128', '--num-val', '8'],
+    step('synthetic VOC data', sh([py, 'tools/dataset_converters/make_demo_data.py', '--out',
+                                   data, '--num-train', '128', '--num-val', '8'],
                                   osp.join(work, 'data.log')))
     amp_dir = osp.join(work, 'amp_300')
     ok, detail = sh([py, 'tools/train.py', CONFIG, '--amp', '--work-dir', amp_dir,
@@ -122,8 +122,8 @@ def main(argv=None):
     pngs = len(glob.glob(osp.join(out, '*.png')))
     step('dist_test.sh --out', (ok and pngs == 8, f'{pngs} of 8 masks; {detail}'))
     bench = osp.join(work, 'benchmark.json')
-    ok, detail = sh([py, 'tools/analysis_tools/benchmark.py', CONFIG, '--amp', '--batch', '16', '--skip', 'crf',
-                     '--out', bench], osp.join(work, 'benchmark.log'))
+    ok, detail = sh([py, 'tools/analysis_tools/benchmark.py', CONFIG, '--amp', '--batch', '16',
+                     '--skip', 'crf', '--out', bench], osp.join(work, 'benchmark.log'))
     if ok:
         rep = json.load(open(bench))
         rates = rep['rates']

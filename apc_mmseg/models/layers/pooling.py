@@ -1,4 +1,4 @@
-"""Image-level pooling of patch scores (METHOD.md §2.4 and the ablations).
+"""Image-level pooling of patch scores (docs/method.md and the ablations).
 
 Every pooling maps patch scores ``[B, C, H, W]`` to image scores ``[B, C]`` as
 the mean of each map's K highest scores; they differ only in how K is chosen,

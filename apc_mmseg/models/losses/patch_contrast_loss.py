@@ -29,7 +29,7 @@ def select_patches(probs: Tensor, image_labels: Tensor, theta: float = 0.85,
 def patch_contrast_loss(embeddings: Tensor, probs: Tensor, image_labels: Tensor,
                         theta: float = 0.85, tau: float = 0.1,
                         n_low: Optional[int] = None, eps: float = 1e-6) -> Tensor:
-    """Patch contrastive loss L_pcl (APC Eqs. 4-6, METHOD §2.6).
+    """Patch contrastive loss L_pcl (APC Eqs. 4-6, docs/method.md).
 
     Args:
         embeddings: ``[B, D, H, W]`` patch embeddings Z.

@@ -11,7 +11,7 @@ from ..layers import UniformMaskDropout
 
 @MODELS.register_module()
 class HVBiLSTM(BaseModule):
-    """Horizontal-vertical bidirectional LSTM neck of ViT-PCM (METHOD §2.2).
+    """Horizontal-vertical bidirectional LSTM neck of ViT-PCM (docs/method.md).
 
     One bidirectional LSTM runs along the width of every row and a second one
     (own weights) along the height of every column; their outputs are

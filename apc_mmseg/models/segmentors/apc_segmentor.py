@@ -49,7 +49,7 @@ class APCSegmentor(EncoderDecoder):
       and its output back; ``scales`` multiply it; ``flip`` adds the mirrored
       image. Probabilities are averaged.
     - ``crf``: None, or a dict of ``dense_crf`` options (``True`` for
-      METHOD's defaults, plus ``workers``), applied at the original size on
+      ViT-PCM's defaults (docs/method.md), plus ``workers``), applied at the original size on
       the present classes (those predicted or, with labels, those labelled).
 
     ``seg_logits`` of the results hold class probabilities.

@@ -1,4 +1,4 @@
-# APC on ViT-B/16 (METHOD.md §2). Backbone levels 4, 6, 8, 12 feed the decode
+# APC on ViT-B/16 (docs/method.md). Backbone levels 4, 6, 8, 12 feed the decode
 # head; the last one is refined by the HV-BiLSTM neck into Z.
 norm_cfg = dict(type='GN', num_groups=32, requires_grad=True)  # batch-independent: same under DDP
 data_preprocessor = dict(

@@ -1,4 +1,4 @@
-# METHOD §3: Adam; lr 1e-3 for 2 epochs with the ViT held (neck and heads
+# docs/method.md, schedule: Adam; lr 1e-3 for 2 epochs with the ViT held (neck and heads
 # train), then 1e-4 for everything with the last 5 ViT blocks unfrozen.
 # VOC train_aug at batch 16: 662 iterations an epoch; 10k iterations ~ 15 epochs.
 optim_wrapper = dict(

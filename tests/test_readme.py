@@ -1,0 +1,92 @@
+"""Every shell command the README shows either runs here as written (in a
+shortened form where it trains) or is listed below with what it needs that a
+test machine lacks; the README cannot drift from the tools."""
+import os
+import os.path as osp
+import re
+import subprocess
+
+import pytest
+from conftest import REPO, free_port, tool_env
+
+# What a command needs that the test cannot have: data sets, weights,
+# checkpoints of a real run, a GPU build, or minutes of the full demo/suite.
+NEEDS = {
+    'data/VOCdevkit': 'PASCAL VOC', 'data/coco2014': 'COCO 2014',
+    'ViT-B_16.npz': 'pretrained weights', 'model.safetensors': 'pretrained weights',
+    'iter_10000.pth': 'a trained ViT-B/16 checkpoint', 'apc_vitb16_voc.py': 'PASCAL VOC',
+    'pip install': 'the GPU install', 'make mmcv': 'the GPU install',
+    'make demo': 'the full demo (minutes; tools/demo.py runs shortened in test_apis)',
+    'make test': 'the suite itself',
+}
+# Shortened training: a few iterations of a small batch (the checkpoint names follow).
+SHORT = {'iter_3000.pth': 'iter_2.pth'}
+TRAIN_OPTIONS = ('--cfg-options train_cfg.max_iters=2 train_cfg.val_interval=2 '
+                 'default_hooks.checkpoint.interval=2 train_dataloader.batch_size=2 '
+                 'train_dataloader.num_workers=0 train_dataloader.persistent_workers=False')
+
+
+def readme_commands():
+    """The README's ```bash blocks as commands (continuations joined, comments cut)."""
+    text = open(osp.join(REPO, 'README.md')).read()
+    commands = []
+    for block in re.findall(r'```bash\n(.*?)```', text, re.S):
+        for line in block.replace('\\\n', ' ').splitlines():
+            line = line.split('  #')[0].strip()
+            if line and not line.startswith('#'):
+                commands.append(re.sub(r'\s+', ' ', line))
+    return commands
+
+
+def runnable(command):
+    return not any(key in command for key in NEEDS)
+
+
+def shortened(command):
+    for long, short in SHORT.items():
+        command = command.replace(long, short)
+    if 'make_demo_data.py' in command:
+        command += ' --num-train 12 --num-val 3'
+    if 'dist_train.sh' in command or 'tools/train.py' in command:
+        command += ' ' + TRAIN_OPTIONS
+    return command.replace('val_00200.jpg', 'val_00012.jpg')
+
+
+def test_the_readme_shows_commands_of_both_kinds():
+    commands = readme_commands()
+    assert len([c for c in commands if runnable(c)]) >= 8
+    assert len([c for c in commands if not runnable(c)]) >= 8
+
+
+def test_runnable_readme_commands_run_as_written(tmp_path):
+    """Run in a scratch folder that sees the repository's configs, tools and
+    venv, so data/ and work_dirs/ land there; `make` runs in the repository.
+    CPU only (on a GPU machine `make gpu-check` is its own check)."""
+    for name in ('configs', 'tools', '.venv'):
+        os.symlink(osp.join(REPO, name), tmp_path / name)
+    env = tool_env()
+    env['CUDA_VISIBLE_DEVICES'] = ''
+    env['PORT'] = str(free_port())
+    ran = []
+    for command in filter(runnable, readme_commands()):
+        cwd = REPO if command.startswith('make ') else tmp_path
+        line = shortened(command)
+        proc = subprocess.run(['bash', '-c', f'set -e; source .venv/bin/activate; {line}'],
+                              cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, f'README command failed: {line}\n' \
+            f'{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}'
+        ran.append((command, proc.stdout + proc.stderr))
+    out = dict(ran)
+    assert any('no CUDA device is visible' in text for c, text in ran if 'gpu-check' in c)
+    assert os.listdir(tmp_path / 'work_dirs/demo_2ranks/preds')
+    assert osp.isfile(tmp_path / 'work_dirs/demo_2ranks/pseudo/pseudo_masks.json')
+    assert len(out) == len([c for c in readme_commands() if runnable(c)])
+
+
+@pytest.mark.parametrize('command', [c for c in readme_commands() if not runnable(c)])
+def test_commands_that_need_data_name_tools_that_exist(command):
+    """Commands that cannot run here still name real files and flags."""
+    for path in re.findall(r'(?:tools|configs)/[\w/.-]+\.(?:py|sh)', command):
+        assert osp.isfile(osp.join(REPO, path)), f'{path} (in: {command})'
+        if path.startswith('tools/') and not command.startswith(('python', 'pip')):
+            assert os.access(osp.join(REPO, path), os.X_OK), f'{path} is not executable'
