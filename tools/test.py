@@ -43,6 +43,9 @@ def trigger_visualization_hook(cfg, args):
         hook['wait_time'] = args.wait_time
     if args.show_dir:
         cfg.visualizer['save_dir'] = args.show_dir
+        # every rank writes its own images' pictures (mmengine: rank 0 only)
+        hook['type'] = 'RankwiseSegVisualizationHook'
+        hook['out_dir'] = args.show_dir
     return cfg
 
 

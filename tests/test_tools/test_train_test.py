@@ -3,10 +3,12 @@ inference APIs on the checkpoint it wrote."""
 import glob
 import os.path as osp
 import re
+import subprocess
 import sys
 
+import pytest
 import torch
-from conftest import REPO, cfg_options_argv, free_port, run, tool_env
+from conftest import REPO, cfg_options_argv, device_env, free_port, run, tiny_cfg_options, tool_env
 
 CONFIG = osp.join(REPO, 'configs/apc/apc_demo_cpu.py')
 
@@ -22,11 +24,11 @@ def test_dist_train_runs_two_processes_and_saves_a_checkpoint(trained):
     assert any(k.startswith('weak_head.') for k in state['state_dict'])
 
 
-def test_tools_test_reports_miou(trained, tmp_path):
+def test_tools_test_reports_miou(trained, tmp_path, device):
     _, ckpt, options = trained
     out_dir = str(tmp_path / 'preds')
     log = run([sys.executable, 'tools/test.py', CONFIG, ckpt, '--work-dir', str(tmp_path),
-               '--out', out_dir] + cfg_options_argv(options), tool_env())
+               '--out', out_dir] + cfg_options_argv(options), device_env(device))
     match = re.search(r'mIoU: (\d+\.\d+)', log)
     assert match, log[-3000:]
     assert 0.0 <= float(match.group(1)) <= 100.0
@@ -83,3 +85,42 @@ def test_resume_continues_from_the_last_checkpoint(trained, tmp_path):
     assert 'resumed epoch: 0, iter: 4' in log
     assert osp.isfile(osp.join(resumed, 'iter_6.pth'))
     assert not osp.isfile(osp.join(resumed, 'iter_2.pth'))  # it did not start again
+
+
+def test_dist_train_with_one_rank(tmp_path, demo_data):
+    env = tool_env()
+    env.update(PORT=str(free_port()), PYTHON=sys.executable, CUDA_VISIBLE_DEVICES='')
+    options = tiny_cfg_options(demo_data, max_iters=2)
+    log = run(['bash', 'tools/dist_train.sh', CONFIG, '1', '--work-dir', str(tmp_path)]
+              + cfg_options_argv(options), env)
+    assert 'Distributed training: True' in log and osp.isfile(tmp_path / 'iter_2.pth')
+
+
+@pytest.mark.parametrize('ranks', ['1', '2'])
+def test_dist_test_with_out_show_dir_and_tta(trained, tmp_path, ranks):
+    """Every rank writes its share of the masks and pictures into folders
+    that did not exist (each rank creates them)."""
+    _, ckpt, options = trained
+    options = dict(options, **{'default_hooks.visualization.interval': 1})  # mmseg: 1 in 50
+    env = tool_env()
+    env.update(PORT=str(free_port()), PYTHON=sys.executable, CUDA_VISIBLE_DEVICES='')
+    out, show = tmp_path / 'new' / 'preds', tmp_path / 'new' / 'show'
+    log = run(['bash', 'tools/dist_test.sh', CONFIG, ckpt, ranks, '--work-dir', str(tmp_path),
+               '--out', str(out), '--show-dir', str(show), '--tta'] + cfg_options_argv(options),
+              env)
+    assert re.search(r'mIoU: \d+\.\d+', log), log[-2000:]
+    assert len(glob.glob(str(out / '*.png'))) == 4
+    assert len(glob.glob(str(show / '**' / '*.png'), recursive=True)) == 4
+
+
+def test_test_refuses_a_checkpoint_of_another_class_count(trained, tmp_path, device):
+    _, ckpt, options = trained
+    options = dict(options, **{'model.decode_head.num_classes': 6,
+                               'model.weak_head.num_classes': 6})
+    proc = subprocess.run([sys.executable, 'tools/test.py', CONFIG, ckpt, '--work-dir',
+                           str(tmp_path)] + cfg_options_argv(options), cwd=REPO,
+                          env=device_env(device), capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert f'{ckpt}: its heads are for 4 classes, the config has 6' in proc.stderr, \
+        proc.stderr[-2000:]
+
