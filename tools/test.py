@@ -5,9 +5,8 @@ import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
 
-from apc_mmseg.utils import finish_distributed, keep_freed_memory, prepare_distributed
+from apc_mmseg.utils import run_stage
 
 
 def parse_args(argv=None):
@@ -75,12 +74,7 @@ def build_config(args) -> Config:
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = build_config(args)
-    prepare_distributed(cfg, args.launcher)
-    keep_freed_memory()
-    runner = Runner.from_cfg(cfg)
-    runner.test()
-    finish_distributed(runner)
+    run_stage(build_config(args), args.launcher, 'test')
 
 
 if __name__ == '__main__':

@@ -7,9 +7,8 @@ import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
-from mmengine.runner import Runner
 
-from apc_mmseg.utils import allow_tf32, finish_distributed, keep_freed_memory, prepare_distributed
+from apc_mmseg.utils import run_stage
 
 
 def parse_args(argv=None):
@@ -59,13 +58,7 @@ def build_config(args) -> Config:
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = build_config(args)
-    prepare_distributed(cfg, args.launcher)
-    keep_freed_memory()
-    allow_tf32()
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    finish_distributed(runner)
+    run_stage(build_config(args), args.launcher, 'train')
 
 
 if __name__ == '__main__':

@@ -1,8 +1,8 @@
 from .atomic_file import AtomicLocalBackend, use_atomic_local_writes
 from .checkpoint import allow_mmengine_checkpoints
-from .launch import allow_tf32, finish_distributed, prepare_distributed
+from .launch import allow_tf32, finish_distributed, prepare_distributed, run_stage
 from .malloc import keep_freed_memory
 
 __all__ = ['AtomicLocalBackend', 'allow_tf32', 'allow_mmengine_checkpoints', 'finish_distributed',
            'keep_freed_memory', 'prepare_distributed',
-           'use_atomic_local_writes']
+           'run_stage', 'use_atomic_local_writes']

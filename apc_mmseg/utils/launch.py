@@ -62,3 +62,21 @@ def allow_tf32() -> bool:
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
     return True
+
+
+def run_stage(cfg, launcher: str, stage: str) -> dict:
+    """What ``tools/train.py`` and ``tools/test.py`` do with their config: set up
+    the launcher (gloo without CUDA), malloc and, for training, TF32; build
+    mmengine's Runner; run ``stage`` ('train' or 'test'); leave the process
+    group cleanly. Returns the test metrics (empty for training)."""
+    from mmengine.runner import Runner
+
+    from .malloc import keep_freed_memory
+    prepare_distributed(cfg, launcher)
+    keep_freed_memory()
+    if stage == 'train':
+        allow_tf32()
+    runner = Runner.from_cfg(cfg)
+    result = getattr(runner, stage)()
+    finish_distributed(runner)
+    return result if isinstance(result, dict) else {}

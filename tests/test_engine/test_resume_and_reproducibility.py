@@ -9,7 +9,7 @@ import time
 
 import pytest
 import torch
-from conftest import DEMO_CONFIG, REPO, cfg_options_argv, run, tiny_cfg_options, tool_env
+from conftest import DEMO_CONFIG, DEVICES, REPO, cfg_options_argv, device_env, run, tiny_cfg_options
 
 
 def options(data_root, max_iters=60):
@@ -37,16 +37,19 @@ def losses(work_dir):
     return {r['step']: r['loss'] for r in rows if 'loss' in r}
 
 
-@pytest.fixture(scope='module')
-def uninterrupted(tmp_path_factory, demo_data):
+@pytest.fixture(scope='module', params=DEVICES)
+def uninterrupted(request, tmp_path_factory, demo_data):
+    """An uninterrupted run on each device; returns (work dir, its environment)."""
     work = tmp_path_factory.mktemp('straight')
-    run(train_cmd(work, options(demo_data)), tool_env())
-    return work
+    env = device_env(torch.device(request.param))
+    run(train_cmd(work, options(demo_data)), env)
+    return work, env
 
 
 def test_sigkill_then_resume_equals_an_uninterrupted_run(uninterrupted, demo_data, tmp_path):
+    """On CUDA too: the checkpoint's random states come back onto the device."""
+    uninterrupted, env = uninterrupted
     opts = options(demo_data)
-    env = tool_env()
     proc = subprocess.Popen(train_cmd(tmp_path, opts), cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
@@ -74,7 +77,8 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(uninterrupted, demo_dat
 
 
 def test_same_seed_same_loss_curve(uninterrupted, demo_data, tmp_path):
-    run(train_cmd(tmp_path, options(demo_data)), tool_env())
+    uninterrupted, env = uninterrupted
+    run(train_cmd(tmp_path, options(demo_data)), env)
     first, second = losses(uninterrupted), losses(tmp_path)
     assert len(first) == 60
     assert first == second

@@ -111,20 +111,21 @@ def test_one_step_lowers_the_loss(model):
     assert after.item() < before.item()
 
 
-def test_predict_decode_at_original_size(model):
-    model.eval()
+def test_predict_decode_at_original_size(model, device):
+    model.to(device).eval()
     data = model.data_preprocessor(batch(ori=(40, 50)), False)
     with torch.no_grad():
         out = model(**data, mode='predict')
     assert out[0].pred_sem_seg.data.shape == (1, 40, 50)
     probs = out[0].seg_logits.data
     assert probs.shape == (NUM_CLASSES, 40, 50)
-    torch.testing.assert_close(probs.sum(0), torch.ones(40, 50))
+    assert probs.device.type == device.type
+    torch.testing.assert_close(probs.sum(0), torch.ones(40, 50, device=probs.device))
 
 
-def test_predict_patch_mode_restricted_to_labels(model):
+def test_predict_patch_mode_restricted_to_labels(model, device):
     model.test_cfg.update(output='patch', use_gt_labels=True, flip=True, scales=(1.0, 1.5))
-    model.eval()
+    model.to(device).eval()
     data = model.data_preprocessor(batch(), False)
     with torch.no_grad():
         out = model(**data, mode='predict')
@@ -140,14 +141,15 @@ def test_patch_mode_needs_labels(model):
         model.predict(torch.zeros(1, 3, 32, 32))
 
 
-def test_predict_with_crf_keeps_labelled_classes(model):
+def test_predict_with_crf_keeps_labelled_classes(model, device):
     model.test_cfg.update(output='patch', crf=dict(iterations=2))
-    model.eval()
+    model.to(device).eval()
     data = model.data_preprocessor(batch(), False)
     with torch.no_grad():
         out = model(**data, mode='predict')
     assert set(out[1].pred_sem_seg.data.unique().tolist()) <= {0, 2, 3}
-    torch.testing.assert_close(out[1].seg_logits.data.sum(0), torch.ones(32, 32))
+    q = out[1].seg_logits.data
+    torch.testing.assert_close(q.sum(0), torch.ones(32, 32, device=q.device))
 
 
 def test_flip_averages_the_mirrored_prediction(model):

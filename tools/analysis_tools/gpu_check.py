@@ -14,13 +14,14 @@ it says so and exits 0: nothing was checked.
 import argparse
 import glob
 import json
-import math
 import os
 import os.path as osp
 import subprocess
 import sys
 
 import torch
+
+from apc_mmseg.apis.training_log import losses_verdict, read_loss_rows
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = 'configs/apc/apc_vitb16_voc.py'
@@ -45,26 +46,6 @@ def sh(cmd, log):
     with open(log, 'w') as f:
         proc = subprocess.run(cmd, cwd=REPO, stdout=f, stderr=subprocess.STDOUT)
     return proc.returncode == 0, f'rc {proc.returncode}, log {log}'
-
-
-def scalars(work_dir):
-    rows = []
-    for path in glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')):
-        rows += [json.loads(line) for line in open(path)]
-    return [r for r in rows if 'loss_cls' in r]
-
-
-def loss_verdict(work_dir):
-    rows = scalars(work_dir)
-    if len(rows) < 10:
-        return False, f'{len(rows)} logged steps'
-    finite = all(math.isfinite(r[k]) for r in rows for k in r if k.startswith('loss'))
-    pcl = max(r['loss_pcl'] for r in rows)
-    first = sum(r['loss_cls'] for r in rows[:5]) / 5
-    last = sum(r['loss_cls'] for r in rows[-5:]) / 5
-    ok = finite and pcl > 0 and last < first
-    return ok, (f'finite {finite}, max loss_pcl {pcl:.4f}, loss_cls {first:.4f} -> '
-                f'{last:.4f} over {rows[-1]["step"]} iterations')
 
 
 def main(argv=None):
@@ -100,8 +81,8 @@ def main(argv=None):
                      f'train_cfg.val_interval={args.iters}',
                      f'default_hooks.checkpoint.interval={args.iters}'],
                     osp.join(work, 'amp_300.log'))
-    step(f'train --amp {args.iters} iterations', (ok and loss_verdict(amp_dir)[0],
-                                                  loss_verdict(amp_dir)[1] if ok else detail))
+    verdict = losses_verdict(read_loss_rows(amp_dir))
+    step(f'train --amp {args.iters} iterations', (ok and verdict[0], verdict[1] if ok else detail))
     dist_dir = osp.join(work, 'dist')
     short = ['train_cfg.val_interval=1000', 'default_hooks.checkpoint.interval=20']
     step(f'dist_train.sh on {gpus} GPU(s)', sh(
