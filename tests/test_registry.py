@@ -1,5 +1,13 @@
 """The registered names the configs use exist after `import apc_mmseg`."""
-from mmseg.registry import DATASETS, MODELS, PARAM_SCHEDULERS, TRANSFORMS
+from mmseg.registry import (
+    DATASETS,
+    HOOKS,
+    MODELS,
+    OPTIM_WRAPPER_CONSTRUCTORS,
+    OPTIM_WRAPPERS,
+    PARAM_SCHEDULERS,
+    TRANSFORMS,
+)
 
 import apc_mmseg  # noqa: F401
 
@@ -12,6 +20,12 @@ def test_registry_names():
     for name in ('LoadImageLevelLabels', 'PackWeakSegInputs'):
         assert TRANSFORMS.get(name) is not None, name
     assert PARAM_SCHEDULERS.get('UnfreezeStepLR') is not None
+    for name in ('RNGStateHook', 'BatchImageIdsHook', 'CheckpointFitHook',
+                 'RankwiseSegVisualizationHook'):
+        assert HOOKS.get(name) is not None, name
+    for name in ('GuardedOptimWrapper', 'GuardedAmpOptimWrapper'):
+        assert OPTIM_WRAPPERS.get(name) is not None, name
+    assert OPTIM_WRAPPER_CONSTRUCTORS.get('MergedGroupsOptimWrapperConstructor') is not None
     # mmseg's own APCHead (APCNet) is untouched.
     assert MODELS.get('APCHead').__module__.startswith('mmseg.')
 

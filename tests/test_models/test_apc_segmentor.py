@@ -227,3 +227,52 @@ def test_decode_head_learns_the_weak_heads_pseudo_labels(ce):
     torch.testing.assert_close(losses['loss_seg'].double(), expected, rtol=1e-5, atol=1e-7)
     acc = 100.0 * (up.argmax(1) == pseudo)[valid].double().mean()
     torch.testing.assert_close(losses['acc_seg'].double().reshape(()), acc, rtol=1e-4, atol=1e-4)
+
+
+def pce_reference(z, probs, labels, theta, tau, eps=1e-6):
+    """Eqs. 4-6 written out in float64, pair by pair, from their definitions."""
+    z = torch.nn.functional.normalize(z.double().flatten(1), dim=0)  # D, N
+    sim = ((1 + z.t() @ z) / 2).clamp(eps, 1 - eps)
+    values = []
+    for c in (labels > 0).nonzero()[:, 0].tolist():
+        p = probs[c].double().flatten()
+        high = (p > theta).nonzero()[:, 0].tolist()
+        low = (p < tau).nonzero()[:, 0].tolist()
+        if not high:
+            continue
+        pairs = [(i, j) for i in high for j in high if i != j]
+        pce = -sum(sim[i, j].log() for i, j in pairs) / len(pairs) if pairs else 0.0
+        cross = [(i, j) for i in high for j in low]
+        if cross:
+            pce = pce - sum((1 - sim[i, j]).log() for i, j in cross) / len(cross)
+        values.append(pce)
+    return values
+
+
+def test_pcl_of_the_step_contrasts_the_neck_output_and_spares_the_classifier():
+    """With non-empty high and low sets: loss_pcl of the training step equals
+    Eqs. 4-6 computed in float64 on the neck's output Z with the weak head's P;
+    its gradient reaches Z (the neck) and not the patch classifier."""
+    torch.manual_seed(0)
+    cfg = tiny_model_cfg()
+    cfg.pcl_loss.theta = 0.5
+    model = MODELS.build(cfg).eval()  # eval: no dropout, the same Z twice
+    with torch.no_grad():
+        model.weak_head.classifier.weight.mul_(20)
+    data = model.data_preprocessor(batch(), True)
+    feats = model.extract_feat(data['inputs'])
+    z, probs = feats[model.weak_head.in_index], model.weak_head(feats)
+    labels = torch.stack([ds.gt_image_labels for ds in data['data_samples']])
+    pces = [v for b in range(2) for v in pce_reference(z[b], probs[b], labels[b], 0.5, 0.1)]
+    assert len(pces) >= 2, 'the high sets are empty: PCL would not be seen'
+    want = 0.02 * sum(pces) / len(pces)
+
+    losses = model(**data, mode='loss')
+    assert losses['loss_pcl'].item() > 0
+    torch.testing.assert_close(losses['loss_pcl'].double(), torch.as_tensor(want).double(),
+                               rtol=1e-5, atol=1e-8)
+    losses['loss_pcl'].backward()
+    neck = [p.grad for p in model.neck.parameters() if p.requires_grad]
+    assert all(g is not None for g in neck) and sum(g.abs().sum() for g in neck) > 0
+    assert model.weak_head.classifier.weight.grad is None  # P only picks the sets
+    assert all(p.grad is None for p in model.decode_head.parameters())

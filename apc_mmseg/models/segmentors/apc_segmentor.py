@@ -48,11 +48,12 @@ class APCSegmentor(EncoderDecoder):
     - ``size``: the model resizes its input to this (h, w) (None: as given)
       and its output back; ``scales`` multiply it; ``flip`` adds the mirrored
       image. Probabilities are averaged.
-    - ``crf``: None, or a dict of ``dense_crf`` options (``True`` for
-      ViT-PCM's defaults (docs/method.md), plus ``workers``), applied at the original size on
-      the present classes (those predicted or, with labels, those labelled).
+    - ``crf``: None, or a dict of ``dense_crf`` options (``True``: ViT-PCM's
+      defaults, docs/method.md), plus ``workers``; applied at the original
+      size on the present classes (predicted or, with labels, labelled).
 
-    ``seg_logits`` of the results hold class probabilities.
+    ``seg_logits`` of the results hold class probabilities. ``decode_probs``
+    and ``patch_scores`` give either map whatever ``output`` says.
 
     Args:
         weak_head (dict): ``AKPHead`` config.
