@@ -61,3 +61,25 @@ def test_bad_inputs_are_clear_errors():
         dense_crf(image.astype(np.float32), probs)
     with pytest.raises(ValueError, match='differ in size'):
         dense_crf(image[:10], probs)
+
+
+def test_masked_softmax_unary_by_hand():
+    """The CRF unary of pseudo masks: softmax of the class-merged scores over
+    the tagged classes; untagged classes get probability 0."""
+    import math
+
+    import torch
+
+    from apc_mmseg.postprocessing import masked_softmax
+    scores = torch.tensor([[[1.0, 0.2]], [[0.0, 1.0]], [[0.5, 0.5]]])  # [3, 1, 2]
+    got = masked_softmax(scores, torch.tensor([1.0, 0.0, 1.0]))
+    e = math.exp
+    want = [[e(1.0) / (e(1.0) + e(0.5)), e(0.2) / (e(0.2) + e(0.5))],
+            [0.0, 0.0],
+            [e(0.5) / (e(1.0) + e(0.5)), e(0.5) / (e(0.2) + e(0.5))]]
+    torch.testing.assert_close(got[:, 0].double(), torch.tensor(want, dtype=torch.float64),
+                               rtol=1e-6, atol=1e-7)
+    all_classes = masked_softmax(scores, None)[:, 0, 0].double()
+    total = e(1.0) + e(0.0) + e(0.5)
+    torch.testing.assert_close(all_classes, torch.tensor([e(1.0), e(0.0), e(0.5)],
+                                                         dtype=torch.float64) / total)

@@ -1,8 +1,6 @@
 """The mmcv wheel cache is keyed by what a wheel was built for, so a CPU
 build is never installed where CUDA ops are asked for."""
-import importlib.util
 import os
-import os.path as osp
 import subprocess
 import sys
 import textwrap
@@ -10,12 +8,17 @@ import textwrap
 import pytest
 from conftest import REPO
 
-# A build script that runs before mmcv exists, so it is not in the package.
-_spec = importlib.util.spec_from_file_location(
-    'mmcv_build_tag', osp.join(REPO, 'tools', 'misc', 'mmcv_build_tag.py'))
-_module = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_module)
-build_tag = _module.build_tag
+SCRIPT = 'tools/misc/mmcv_build_tag.py'  # runs before mmcv exists: not in the package
+
+
+def tag_for(torch_version, cuda, gpu, force_cuda=''):
+    """The script's tag for a hypothetical machine (``--assume``)."""
+    proc = subprocess.run([sys.executable, SCRIPT, '--assume', torch_version, cuda or 'none',
+                           '1' if gpu else '0'], cwd=REPO, capture_output=True, text=True,
+                          env=dict(os.environ, FORCE_CUDA=force_cuda))
+    if proc.returncode:
+        raise ValueError(proc.stderr)
+    return proc.stdout.strip()
 
 
 @pytest.mark.parametrize('cuda,visible,force,want', [
@@ -26,12 +29,12 @@ build_tag = _module.build_tag
     (None, False, '', 'torch2.14.1-cpu'),
 ])
 def test_tag_says_what_the_wheel_is_for(cuda, visible, force, want):
-    assert build_tag('2.14.1+cu128', cuda, visible, force) == want
+    assert tag_for('2.14.1+cu128', cuda, visible, force) == want
 
 
 def test_cuda_request_with_a_cpu_torch_is_refused():
     with pytest.raises(ValueError, match='CPU build'):
-        build_tag('2.14.1+cpu', None, False, '1')
+        tag_for('2.14.1+cpu', None, False, '1')
 
 
 FAKE_PIP = textwrap.dedent('''\
@@ -68,14 +71,14 @@ def make_mmcv(tmp_path, force_cuda):
 
 def test_cached_cpu_wheel_is_not_installed_for_a_cuda_request(tmp_path):
     import torch
-    cpu_dir = tmp_path / 'wheels' / 'mmcv-2.1.0' / build_tag(torch.__version__, None, False, '')
+    cpu_dir = tmp_path / 'wheels' / 'mmcv-2.1.0' / tag_for(torch.__version__, None, False)
     cpu_dir.mkdir(parents=True)
     (cpu_dir / 'mmcv-2.1.0-cp311-cp311-linux_x86_64.whl').write_text('cpu build')
     proc, log = make_mmcv(tmp_path, force_cuda='1')
     if torch.version.cuda is None:  # a CPU torch cannot build CUDA ops: refused
         assert proc.returncode != 0 and 'CPU build' in proc.stderr and log == []
         return
-    cuda_tag = build_tag(torch.__version__, torch.version.cuda, False, '1')
+    cuda_tag = tag_for(torch.__version__, torch.version.cuda, False, '1')
     assert log[0].startswith('download'), log
     assert log[1].startswith('wheel') and f'/{cuda_tag} ' in log[1] \
         and 'FORCE_CUDA=1' in log[1], log

@@ -62,9 +62,18 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--check-installed', action='store_true',
                         help='exit 1 (saying why) unless the installed mmcv fits the tag')
+    parser.add_argument('--assume', nargs=3, metavar=('TORCH', 'CUDA', 'GPU'),
+                        help="the tag for this torch version, its CUDA version ('none': "
+                        'a CPU build) and whether a GPU is visible (0/1), instead of '
+                        "this machine's")
     args = parser.parse_args(argv)
     try:
-        tag = current_tag()
+        if args.assume:
+            version, cuda, gpu = args.assume
+            tag = build_tag(version, None if cuda == 'none' else cuda, gpu == '1',
+                            os.environ.get('FORCE_CUDA', ''))
+        else:
+            tag = current_tag()
     except ValueError as e:
         print(f'mmcv_build_tag: {e}', file=sys.stderr)
         return 2
