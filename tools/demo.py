@@ -1,14 +1,24 @@
 #!/usr/bin/env python
 """The README's main job (`make demo`): train APC from image tags on the demo
 data on CPU, evaluate it against baselines, draw heat maps and overlays, and
-print one table (apc_mmseg.apis.demo)."""
+print one table (apc_mmseg.apis.demo). With several --seeds: one run per seed,
+each figure as mean ± std with the per-seed values."""
 import argparse
 import os.path as osp
 
 import apc_mmseg  # noqa: F401  (registers the components)
-from apc_mmseg.apis.demo import run_demo
+from apc_mmseg.apis.demo import run_demo, run_demo_seeds
 
 CONFIG = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs/apc/apc_demo_cpu.py')
+
+
+def cell(v, width):
+    if v is None:
+        return f"{'-':>{width}s}"
+    if isinstance(v, dict):  # several seeds
+        text = f"{v['mean']:.1f} ± {v['std']:.1f} (" + ' '.join(f'{x:.1f}' for x in v['values'])
+        return f'{text + ")":>{width}s}'
+    return f'{v:{width}.1f}'
 
 
 def main(argv=None):
@@ -20,17 +30,31 @@ def main(argv=None):
     parser.add_argument('--num-train', type=int, default=200)
     parser.add_argument('--num-val', type=int, default=50)
     parser.add_argument('--workers', type=int, default=2, help='CRF worker processes')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0],
+                        help='one run per seed (work dirs <work-dir>/seed_<s> when several)')
     args = parser.parse_args(argv)
-    summary = run_demo(args.config, args.data, args.work_dir, args.iters, args.num_train,
-                       args.num_val, args.workers)
-    fmt = lambda v: '   -  ' if v is None else f'{v:6.1f}'  # noqa: E731
-    print(f"\n{'APC demo (mIoU, %)':38s} {'val':>6s} {'train':>6s}")
+    common = dict(iters=args.iters, num_train=args.num_train, num_val=args.num_val,
+                  workers=args.workers)
+    if len(args.seeds) == 1:
+        summary = run_demo(args.config, args.data, args.work_dir, seed=args.seeds[0], **common)
+        width = 6
+    else:
+        summary = run_demo_seeds(args.config, args.seeds, args.data, args.work_dir, **common)
+        width = 8 + 5 * len(args.seeds) + 8
+    seeds = ', '.join(map(str, args.seeds))
+    print(f"\n{'APC demo (mIoU, %; seed ' + seeds + ')':38s} {'val':>{width}s} "
+          f"{'train':>{width}s}")
     for row in summary['rows']:
-        print(f"{row['what']:38s} {fmt(row['val'])} {fmt(row['train'])}")
-    print(f"\ntraining {summary['train_seconds'] / 60:.1f} min, whole demo "
-          f"{summary['total_seconds'] / 60:.1f} min; pseudo masks "
-          f"{summary['pseudo_images_per_s']:.1f} images/s, with CRF "
-          f"{summary['pseudo_crf_images_per_s']:.1f} images/s; pictures in {summary['vis_dir']}")
+        print(f"{row['what']:38s} {cell(row['val'], width)} {cell(row['train'], width)}")
+    if len(args.seeds) == 1:
+        print(f"\ntraining {summary['train_seconds'] / 60:.1f} min, whole demo "
+              f"{summary['total_seconds'] / 60:.1f} min; pseudo masks "
+              f"{summary['pseudo_images_per_s']:.1f} images/s, with CRF "
+              f"{summary['pseudo_crf_images_per_s']:.1f} images/s; pictures in "
+              f"{summary['vis_dir']}")
+    else:
+        print(f'\nper run: {args.work_dir}/seed_<s>/summary.json (per-class IoU included); '
+              f'all: {args.work_dir}/seeds_summary.json')
 
 
 if __name__ == '__main__':

@@ -7,9 +7,13 @@
    DenseCRF, next to two baselines (all background; every pixel of an image
    given its first labelled class);
 4. draws per-class heat maps of the patch scores and prediction overlays into
-   ``<work-dir>/vis/``; writes ``<work-dir>/summary.json``.
+   ``<work-dir>/vis/``; writes ``<work-dir>/summary.json`` (with per-class IoU).
 
-Command line: ``tools/demo.py`` (``make demo``), which prints the table.
+``run_demo_seeds`` repeats it for several seeds (``<work-dir>/seed_<s>/``) and
+reports each figure's mean, standard deviation and per-seed values: on this
+toy set a class can collapse onto "the background of my images", so one run's
+number says little. Command line: ``tools/demo.py`` (``make demo``), which
+prints the table.
 """
 import json
 import os
@@ -42,6 +46,16 @@ def baselines(dataset, num_classes):
     return bg.miou(), first.miou()
 
 
+def decode_per_class_iou(model, dataset, num_classes):
+    """The decode head's IoU per class over ``dataset`` (mmseg's rules)."""
+    acc = IoUAccumulator(num_classes)
+    for i in range(len(dataset)):
+        info = dataset.get_data_info(i)
+        pred = decode_probs(model, info['img_path']).argmax(0).cpu().numpy()
+        acc.add(pred, np.array(Image.open(info['seg_map_path'])))
+    return (acc.per_class() * 100).tolist()
+
+
 def draw(model, dataset, out_dir, count=6):
     """Heat maps of the patch scores (labelled classes) and decode-head overlays."""
     os.makedirs(out_dir, exist_ok=True)
@@ -63,10 +77,11 @@ def draw(model, dataset, out_dir, count=6):
 
 
 def run_demo(config: str, data: str = 'data/demo', work_dir: str = 'work_dirs/demo',
-             iters=None, num_train: int = 200, num_val: int = 50, workers: int = 2) -> dict:
-    """Generate (if missing), train, evaluate, draw; returns the summary
-    (``rows`` of (what, val mIoU, train mIoU), timings) also written to
-    ``<work_dir>/summary.json``."""
+             iters=None, num_train: int = 200, num_val: int = 50, workers: int = 2,
+             seed: int = 0) -> dict:
+    """Generate (if missing), train with ``seed``, evaluate, draw; returns the
+    summary (``rows`` of (what, val mIoU, train mIoU), per-class IoU, timings)
+    also written to ``<work_dir>/summary.json``."""
     from mmseg.apis import init_model
     t0 = time.perf_counter()
     if not osp.isfile(osp.join(data, 'cls_labels.json')):
@@ -75,6 +90,7 @@ def run_demo(config: str, data: str = 'data/demo', work_dir: str = 'work_dirs/de
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = data
     cfg.work_dir = work_dir
+    cfg.randomness = dict(cfg.get('randomness', {}), seed=seed)
     if iters:
         cfg.train_cfg.max_iters = cfg.train_cfg.val_interval = iters
         cfg.default_hooks.checkpoint.interval = iters
@@ -97,7 +113,12 @@ def run_demo(config: str, data: str = 'data/demo', work_dir: str = 'work_dirs/de
     train_set = build_label_dataset(cfg, train_split, 'SegmentationClass', data_root=data)
     base_val, base_train = baselines(val_set, num_classes), baselines(train_set, num_classes)
     device = next(runner.model.parameters()).device
-    draw(init_model(cfg, ckpt, device=str(device)), val_set, osp.join(work_dir, 'vis'))
+    model = init_model(cfg, ckpt, device=str(device))
+    draw(model, val_set, osp.join(work_dir, 'vis'))
+    per_class = dict(classes=list(val_set.metainfo['classes']),
+                     val_decode=decode_per_class_iou(model, val_set, num_classes),
+                     train_pseudo=[100 * v for v in pseudo[False]['per_class_iou']],
+                     train_pseudo_crf=[100 * v for v in pseudo[True]['per_class_iou']])
 
     rows = [
         ('decode head (no labels)', val_miou, None),
@@ -111,7 +132,30 @@ def run_demo(config: str, data: str = 'data/demo', work_dir: str = 'work_dirs/de
                    train_seconds=train_seconds, total_seconds=time.perf_counter() - t0,
                    pseudo_images_per_s=pseudo[False]['images_per_s'],
                    pseudo_crf_images_per_s=pseudo[True]['images_per_s'],
-                   vis_dir=osp.join(work_dir, 'vis'))
+                   vis_dir=osp.join(work_dir, 'vis'), seed=seed, per_class_iou=per_class)
     with open(osp.join(work_dir, 'summary.json'), 'w') as f:
+        json.dump(summary, f, indent=2)
+    return summary
+
+
+def run_demo_seeds(config: str, seeds, data: str = 'data/demo',
+                   work_dir: str = 'work_dirs/demo', **kwargs) -> dict:
+    """``run_demo`` once per seed (work dirs ``<work_dir>/seed_<s>``); returns
+    (and writes to ``<work_dir>/seeds_summary.json``) the rows with each
+    figure's ``mean``, ``std`` (sample standard deviation, 0 for one seed) and
+    per-seed ``values``, and every run's summary."""
+    runs = [run_demo(config, data, osp.join(work_dir, f'seed_{s}'), seed=s, **kwargs)
+            for s in seeds]
+    rows = []
+    for i, row in enumerate(runs[0]['rows']):
+        out = dict(what=row['what'])
+        for split in ('val', 'train'):
+            values = [run['rows'][i][split] for run in runs]
+            out[split] = None if values[0] is None else dict(
+                mean=float(np.mean(values)), values=values,
+                std=float(np.std(values, ddof=1)) if len(values) > 1 else 0.0)
+        rows.append(out)
+    summary = dict(seeds=list(seeds), rows=rows, runs=runs)
+    with open(osp.join(work_dir, 'seeds_summary.json'), 'w') as f:
         json.dump(summary, f, indent=2)
     return summary

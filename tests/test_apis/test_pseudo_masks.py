@@ -139,16 +139,35 @@ def test_infer_tool_on_a_folder(trained, demo_data, tmp_path, cfg):
     assert proc.returncode != 0 and 'empty holds no image' in proc.stderr
 
 
-def test_demo_end_to_end_shortened(tmp_path):
-    from apc_mmseg.apis.demo import run_demo
+def test_demo_end_to_end_shortened_with_two_seeds(tmp_path):
+    import statistics
+
+    from apc_mmseg.apis.demo import run_demo_seeds
     work = tmp_path / 'work'
-    summary = run_demo(DEMO_CONFIG, str(tmp_path / 'data'), str(work), iters=6, num_train=12,
-                       num_val=4, workers=1)
+    summary = run_demo_seeds(DEMO_CONFIG, [0, 1], str(tmp_path / 'data'), str(work), iters=6,
+                             num_train=12, num_val=4, workers=1)
     names = [r['what'] for r in summary['rows']]
     assert names[0] == 'decode head (no labels)' and 'baseline: all background' in names
-    for row in summary['rows']:
-        for v in (row['val'], row['train']):
-            assert v is None or 0 <= v <= 100
-    assert json.load(open(work / 'summary.json'))['rows'] == summary['rows']
-    assert len(glob.glob(str(work / 'vis' / '*_heatmaps.png'))) == 4
-    assert len(glob.glob(str(work / 'vis' / '*_prediction.png'))) == 4
+    runs = [json.load(open(work / f'seed_{s}' / 'summary.json')) for s in (0, 1)]
+    assert [r['seed'] for r in runs] == [0, 1]
+    for i, row in enumerate(summary['rows']):
+        for split in ('val', 'train'):
+            per_seed = [one['rows'][i][split] for one in runs]
+            if per_seed[0] is None:
+                assert row[split] is None
+                continue
+            assert all(0 <= v <= 100 for v in per_seed)
+            assert row[split]['values'] == per_seed
+            assert row[split]['mean'] == pytest.approx(statistics.mean(per_seed))
+            assert row[split]['std'] == pytest.approx(statistics.stdev(per_seed))
+    for one in runs:
+        per_class = one['per_class_iou']
+        assert per_class['classes'][0] == 'background'
+        assert len(per_class['val_decode']) == len(per_class['train_pseudo_crf']) == 4
+        # the per-class mean is the reported mIoU (classes present in the set)
+        present = [v for v in per_class['train_pseudo'] if v == v]
+        assert statistics.mean(present) == pytest.approx(one['rows'][1]['train'], abs=1e-6)
+    assert json.load(open(work / 'seeds_summary.json'))['seeds'] == [0, 1]
+    vis = work / 'seed_0' / 'vis'
+    assert len(glob.glob(str(vis / '*_heatmaps.png'))) == 4
+    assert len(glob.glob(str(vis / '*_prediction.png'))) == 4
