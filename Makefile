@@ -31,6 +31,7 @@ $(STAMP): requirements.txt requirements-dev.txt setup.py
 	MMCV_VERSION=$(MMCV_VERSION) $(PY) $(MMCV_TAG_SCRIPT) --check-installed || \
 		$(MAKE) --no-print-directory mmcv
 	$(PIP) install -q -r requirements.txt -r requirements-dev.txt
+	MMCV_VERSION=$(MMCV_VERSION) $(PY) $(MMCV_TAG_SCRIPT) --check-installed
 	$(PIP) install -q --no-build-isolation --no-deps -e .
 	touch $(STAMP)
 
@@ -71,4 +72,4 @@ mmcv:
 		rm -rf $$tmp; \
 	fi; \
 	$(PIP) install -q --no-deps --force-reinstall $$dir/mmcv-$(MMCV_VERSION)-*.whl; \
-	$(PY) $(MMCV_TAG_SCRIPT) --check-installed
+	$(PY) $(MMCV_TAG_SCRIPT) --check-installed --allow-missing-deps

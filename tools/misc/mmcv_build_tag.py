@@ -40,12 +40,23 @@ def current_tag() -> str:
                      os.environ.get('FORCE_CUDA', ''))
 
 
-def installed_mismatch(tag: str):
-    """Why the installed mmcv does not fit ``tag``, or None when it does."""
+def installed_mismatch(tag: str, allow_missing_deps: bool = False):
+    """Why the installed mmcv does not fit ``tag``, or None when it does.
+
+    ``allow_missing_deps``: mmcv is installed but a pure-Python package it
+    imports (opencv, mmengine, ...) is not yet: no verdict now (None); the
+    Makefile checks again once requirements.txt is installed.
+    """
     try:
         import mmcv
         from mmcv.ops import get_compiling_cuda_version
-    except Exception as e:  # noqa: BLE001 - missing, or built for another torch
+    except ModuleNotFoundError as e:
+        if allow_missing_deps and e.name and e.name.split('.')[0] != 'mmcv':
+            print(f'mmcv_build_tag: {e.name} (an mmcv dependency) is not installed yet; '
+                  'mmcv is checked after requirements.txt', file=sys.stderr)
+            return None
+        return f'mmcv with ops cannot be imported ({type(e).__name__}: {e})'
+    except Exception as e:  # noqa: BLE001 - built for another torch, or broken
         return f'mmcv with ops cannot be imported ({type(e).__name__}: {e})'
     wanted = os.environ.get('MMCV_VERSION', '2.1.0')
     if mmcv.__version__ != wanted:
@@ -62,6 +73,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--check-installed', action='store_true',
                         help='exit 1 (saying why) unless the installed mmcv fits the tag')
+    parser.add_argument('--allow-missing-deps', action='store_true',
+                        help="with --check-installed: no verdict while mmcv's own "
+                        'dependencies are missing')
     parser.add_argument('--assume', nargs=3, metavar=('TORCH', 'CUDA', 'GPU'),
                         help="the tag for this torch version, its CUDA version ('none': "
                         'a CPU build) and whether a GPU is visible (0/1), instead of '
@@ -80,7 +94,7 @@ def main(argv=None) -> int:
     if not args.check_installed:
         print(tag)
         return 0
-    why = installed_mismatch(tag)
+    why = installed_mismatch(tag, args.allow_missing_deps)
     if why:
         print(f'mmcv_build_tag: {why}; building mmcv', file=sys.stderr)
         return 1
