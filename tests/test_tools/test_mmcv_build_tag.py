@@ -97,3 +97,21 @@ def test_cpu_request_reuses_the_cached_cpu_wheel_and_hides_gpus_when_building(tm
     proc, log = make_mmcv(tmp_path, force_cuda='0')
     assert [line.split()[0] for line in log] == ['install'], log  # no second build
     assert '-cpu/mmcv-2.1.0-' in log[0]
+
+
+def test_no_verdict_while_mmcvs_own_dependencies_are_missing(tmp_path):
+    """Right after `make mmcv` installs the wheel (--no-deps), mmcv cannot be
+    imported for lack of opencv/mmengine: the check then waits for
+    requirements.txt; the strict check (make install, afterwards) refuses."""
+    fake = tmp_path / 'mmcv'
+    fake.mkdir()
+    (fake / '__init__.py').write_text('import a_dependency_not_installed_yet\n')
+    env = dict(os.environ, PYTHONPATH=str(tmp_path), FORCE_CUDA='0')
+
+    def check(*flags):
+        return subprocess.run([sys.executable, SCRIPT, '--check-installed', *flags], cwd=REPO,
+                              env=env, capture_output=True, text=True)
+    lenient = check('--allow-missing-deps')
+    assert lenient.returncode == 0 and 'is not installed yet' in lenient.stderr
+    strict = check()
+    assert strict.returncode == 1 and 'a_dependency_not_installed_yet' in strict.stderr
