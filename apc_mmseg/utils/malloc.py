@@ -19,7 +19,7 @@ def keep_freed_memory(mmap_threshold: int = MAX_MMAP_THRESHOLD,
     iteration (25 MiB for a batch of 2 logits maps at 384², 21 classes).
     glibc hands such blocks out as fresh ``mmap`` pages and unmaps them on
     ``free``, so every step page-faults and zeroes them again in the kernel;
-    measured with ``tools/benchmark.py`` this made APC's step about 11% slower.
+    measured with ``tools/analysis_tools/benchmark.py`` this made APC's step about 11% slower.
     Call once per process, before the work (tools/train.py and test.py do).
     ``APC_MMSEG_TUNE_MALLOC=0`` leaves malloc as it is.
 

@@ -1,5 +1,5 @@
 # The README's demo: a small ViT with the APC neck and heads, trained from
-# scratch on CPU on the data of tools/make_demo_data.py (VOC layout, 3 classes).
+# scratch on CPU on the data of tools/dataset_converters/make_demo_data.py (VOC layout, 3 classes).
 _base_ = [
     '../_base_/models/apc_vit-b16.py', '../_base_/datasets/weak_voc12.py',
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_apc_10k.py'

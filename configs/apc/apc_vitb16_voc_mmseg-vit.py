@@ -1,5 +1,6 @@
 # The paper's recipe with mmseg's own VisionTransformer instead of mmpretrain's
-# (same ViT-B/16; convert weights with `tools/convert_vit_weights.py --target mmseg`).
+# (same ViT-B/16; convert weights with
+# `tools/model_converters/convert_vit_weights.py --target mmseg`).
 # mmpretrain's fused attention is faster (BENCHMARKS.md); this config is for
 # users who keep mmseg's ViT. Blocks 1-7, the embeddings and the final norm never
 # train (mmseg's frozen_exclude matches names by substring, so the final norm

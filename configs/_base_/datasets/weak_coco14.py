@@ -1,5 +1,5 @@
 # COCO 2014 (80 things + background) with image-level labels; label PNGs and
-# splits written by tools/prepare_coco.py.
+# splits written by tools/dataset_converters/prepare_coco.py.
 _base_ = './weak_voc12.py'
 dataset_type = 'WeakCOCODataset'
 data_root = 'data/coco2014'
