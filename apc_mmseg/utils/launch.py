@@ -5,6 +5,8 @@ import os
 import torch
 import torch.distributed as dist
 
+from .malloc import keep_freed_memory
+
 
 def prepare_distributed(cfg, launcher: str) -> None:
     """Make mmengine's launchers work on CPU-only machines too.
@@ -70,8 +72,6 @@ def run_stage(cfg, launcher: str, stage: str) -> dict:
     mmengine's Runner; run ``stage`` ('train' or 'test'); leave the process
     group cleanly. Returns the test metrics (empty for training)."""
     from mmengine.runner import Runner
-
-    from .malloc import keep_freed_memory
     prepare_distributed(cfg, launcher)
     keep_freed_memory()
     if stage == 'train':

@@ -150,11 +150,7 @@ class APCSegmentor(EncoderDecoder):
                 raise ValueError("test_cfg output='patch' with use_gt_labels needs "
                                  'data samples carrying gt_image_labels')
             labels = stack_image_labels(data_samples, self.num_classes).to(inputs.device)
-        if self.test_cfg.get('output', 'decode') == 'patch':
-            probs = self.patch_scores(inputs, metas, labels)
-        else:
-            probs = self.decode_probs(inputs, metas)
-        results = self.postprocess_result(probs, data_samples)
+        results = self.postprocess_result(self.inference(inputs, metas, labels), data_samples)
         if self.test_cfg.get('crf'):
             self._refine_with_crf(inputs, results, labels)
         return results
