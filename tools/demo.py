@@ -6,10 +6,15 @@ each figure as mean ± std with the per-seed values."""
 import argparse
 import os.path as osp
 
+from mmengine.config import DictAction
+
 import apc_mmseg  # noqa: F401  (registers the components)
 from apc_mmseg.apis.demo import run_demo, run_demo_seeds
 
-CONFIG = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs/apc/apc_demo_cpu.py')
+CONFIGS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs/apc')
+KIND_DEFAULTS = dict(  # config, data, work dir
+    demo=(osp.join(CONFIGS, 'apc_demo_cpu.py'), 'data/demo', 'work_dirs/demo'),
+    hard=(osp.join(CONFIGS, 'apc_demo_hard_cpu.py'), 'data/demo_hard', 'work_dirs/demo_hard'))
 
 
 def cell(v, width):
@@ -23,18 +28,27 @@ def cell(v, width):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--config', default=CONFIG)
-    parser.add_argument('--data', default='data/demo')
-    parser.add_argument('--work-dir', default='work_dirs/demo')
+    parser.add_argument('--kind', choices=sorted(KIND_DEFAULTS), default='demo',
+                        help="the generated set: 'demo' (3 classes) or 'hard' (6 classes, "
+                        'smaller objects, textured backgrounds); sets the defaults below')
+    parser.add_argument('--config', help='default: configs/apc/apc_demo[_hard]_cpu.py')
+    parser.add_argument('--data', help='default: data/demo[_hard]')
+    parser.add_argument('--work-dir', help='default: work_dirs/demo[_hard]')
     parser.add_argument('--iters', type=int, help='training iterations (default: config)')
     parser.add_argument('--num-train', type=int, default=200)
     parser.add_argument('--num-val', type=int, default=50)
     parser.add_argument('--workers', type=int, default=2, help='CRF worker processes')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0],
                         help='one run per seed (work dirs <work-dir>/seed_<s> when several)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, as in tools/train.py')
     args = parser.parse_args(argv)
+    defaults = KIND_DEFAULTS[args.kind]
+    args.config, args.data, args.work_dir = (
+        given or default for given, default in zip((args.config, args.data, args.work_dir),
+                                                   defaults))
     common = dict(iters=args.iters, num_train=args.num_train, num_val=args.num_val,
-                  workers=args.workers)
+                  workers=args.workers, kind=args.kind, cfg_options=args.cfg_options)
     if len(args.seeds) == 1:
         summary = run_demo(args.config, args.data, args.work_dir, seed=args.seeds[0], **common)
         width = 6
@@ -42,10 +56,10 @@ def main(argv=None):
         summary = run_demo_seeds(args.config, args.seeds, args.data, args.work_dir, **common)
         width = 8 + 5 * len(args.seeds) + 8
     seeds = ', '.join(map(str, args.seeds))
-    print(f"\n{'APC demo (mIoU, %; seed ' + seeds + ')':38s} {'val':>{width}s} "
+    print(f"\n{f'APC {args.kind} (mIoU, %; seed {seeds})':43s} {'val':>{width}s} "
           f"{'train':>{width}s}")
     for row in summary['rows']:
-        print(f"{row['what']:38s} {cell(row['val'], width)} {cell(row['train'], width)}")
+        print(f"{row['what']:43s} {cell(row['val'], width)} {cell(row['train'], width)}")
     if len(args.seeds) == 1:
         print(f"\ntraining {summary['train_seconds'] / 60:.1f} min, whole demo "
               f"{summary['total_seconds'] / 60:.1f} min; pseudo masks "

@@ -17,6 +17,7 @@ from mmengine.config import Config, DictAction
 
 import apc_mmseg  # noqa: F401  (registers the components)
 from apc_mmseg.apis import make_pseudo_masks
+from apc_mmseg.postprocessing import CRF_UNARIES, DEFAULT_UNARY
 
 
 def main(argv=None):
@@ -33,6 +34,9 @@ def main(argv=None):
     parser.add_argument('--flip', action='store_true')
     parser.add_argument('--scales', type=float, nargs='+')
     parser.add_argument('--crf', action='store_true', help='refine with DenseCRF')
+    parser.add_argument('--crf-unary', choices=sorted(CRF_UNARIES), default=DEFAULT_UNARY,
+                        help='patch scores to CRF probabilities: softmax, or divided by '
+                        'their sum (ViT-PCM)')
     parser.add_argument('--workers', type=int, default=1, help='CRF worker processes')
     parser.add_argument('--save-scores', action='store_true')
     parser.add_argument('--overwrite', action='store_true',
@@ -43,10 +47,10 @@ def main(argv=None):
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    crf = dict(unary=args.crf_unary) if args.crf else False
     out = make_pseudo_masks(cfg, args.checkpoint, args.out_dir, args.ann_file, args.mask_dir,
                             args.labels_file, args.data_root, args.size, args.flip, args.scales,
-                            args.crf, args.workers, args.save_scores, args.device,
-                            args.overwrite)
+                            crf, args.workers, args.save_scores, args.device, args.overwrite)
     miou = 'n/a (no masks)' if out['miou'] is None else f"{out['miou']:.2f}"
     print(f"{out['images']} pseudo masks in {args.out_dir} ({out['written']} written, "
           f"{out['reused']} reused from an earlier run with the same settings): mIoU {miou}, "

@@ -29,6 +29,7 @@ from PIL import Image
 
 from ..datasets.demo_data import generate
 from ..evaluation import IoUAccumulator
+from ..postprocessing import CRF_UNARIES, DEFAULT_UNARY
 from ..visualization import prediction_panel, save_rgb, score_panel
 from .inference import decode_probs, patch_scores
 from .pseudo_masks import build_label_dataset, make_pseudo_masks
@@ -78,15 +79,18 @@ def draw(model, dataset, out_dir, count=6):
 
 def run_demo(config: str, data: str = 'data/demo', work_dir: str = 'work_dirs/demo',
              iters=None, num_train: int = 200, num_val: int = 50, workers: int = 2,
-             seed: int = 0) -> dict:
-    """Generate (if missing), train with ``seed``, evaluate, draw; returns the
-    summary (``rows`` of (what, val mIoU, train mIoU), per-class IoU, timings)
-    also written to ``<work_dir>/summary.json``."""
+             seed: int = 0, kind: str = 'demo', cfg_options: dict = None) -> dict:
+    """Generate the ``kind`` of data set (if missing), train with ``seed``,
+    evaluate, draw; returns the summary (``rows`` of (what, val mIoU, train
+    mIoU), per-class IoU, timings) also written to ``<work_dir>/summary.json``.
+    The pseudo masks are refined with each CRF unary (``CRF_UNARIES``)."""
     from mmseg.apis import init_model
     t0 = time.perf_counter()
     if not osp.isfile(osp.join(data, 'cls_labels.json')):
-        generate(data, num_train, num_val, seed=0)
+        generate(data, num_train, num_val, seed=0, kind=kind)
     cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = data
     cfg.work_dir = work_dir
@@ -103,11 +107,12 @@ def run_demo(config: str, data: str = 'data/demo', work_dir: str = 'work_dirs/de
     num_classes = cfg.model.decode_head.num_classes
     train_split = 'ImageSets/Segmentation/train.txt'
     pseudo = {}
-    for crf in (False, True):
-        out_dir = osp.join(work_dir, 'pseudo_masks' + ('_crf' if crf else ''))
-        pseudo[crf] = make_pseudo_masks(cfg, ckpt, out_dir, ann_file=train_split,
-                                        mask_dir='SegmentationClass', crf=crf,
-                                        workers=workers, overwrite=True, progress=False)
+    for unary in (None, DEFAULT_UNARY) + tuple(sorted(set(CRF_UNARIES) - {DEFAULT_UNARY})):
+        out_dir = osp.join(work_dir, 'pseudo_masks' + (f'_crf_{unary}' if unary else ''))
+        pseudo[unary] = make_pseudo_masks(cfg, ckpt, out_dir, ann_file=train_split,
+                                          mask_dir='SegmentationClass',
+                                          crf=bool(unary) and dict(unary=unary),
+                                          workers=workers, overwrite=True, progress=False)
     val_set = build_label_dataset(cfg, 'ImageSets/Segmentation/val.txt', 'SegmentationClass',
                                   data_root=data)
     train_set = build_label_dataset(cfg, train_split, 'SegmentationClass', data_root=data)
@@ -117,21 +122,23 @@ def run_demo(config: str, data: str = 'data/demo', work_dir: str = 'work_dirs/de
     draw(model, val_set, osp.join(work_dir, 'vis'))
     per_class = dict(classes=list(val_set.metainfo['classes']),
                      val_decode=decode_per_class_iou(model, val_set, num_classes),
-                     train_pseudo=[100 * v for v in pseudo[False]['per_class_iou']],
-                     train_pseudo_crf=[100 * v for v in pseudo[True]['per_class_iou']])
+                     train_pseudo=[100 * v for v in pseudo[None]['per_class_iou']],
+                     **{f'train_pseudo_crf_{u}': [100 * v for v in pseudo[u]['per_class_iou']]
+                        for u in CRF_UNARIES})
 
-    rows = [
-        ('decode head (no labels)', val_miou, None),
-        ('patch scores + image labels', None, pseudo[False]['miou']),
-        ('patch scores + image labels + CRF', None, pseudo[True]['miou']),
+    rows = [('decode head (no labels)', val_miou, None),
+            ('patch scores + image labels', None, pseudo[None]['miou'])]
+    rows += [(f'patch scores + image labels + CRF ({u})', None, pseudo[u]['miou'])
+             for u in pseudo if u]
+    rows += [
         ('baseline: all background', base_val[0], base_train[0]),
         ('baseline: first labelled class', base_val[1], base_train[1]),
     ]
     as_float = lambda v: None if v is None else float(v)  # noqa: E731
     summary = dict(rows=[dict(what=n, val=as_float(v), train=as_float(t)) for n, v, t in rows],
                    train_seconds=train_seconds, total_seconds=time.perf_counter() - t0,
-                   pseudo_images_per_s=pseudo[False]['images_per_s'],
-                   pseudo_crf_images_per_s=pseudo[True]['images_per_s'],
+                   pseudo_images_per_s=pseudo[None]['images_per_s'],
+                   pseudo_crf_images_per_s=pseudo[DEFAULT_UNARY]['images_per_s'],
                    vis_dir=osp.join(work_dir, 'vis'), seed=seed, per_class_iou=per_class)
     with open(osp.join(work_dir, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=2)

@@ -28,7 +28,7 @@ from mmengine.utils import ProgressBar
 from PIL import Image
 
 from ..evaluation import IoUAccumulator
-from ..postprocessing import CRF_DEFAULTS, dense_crf_stream, masked_softmax
+from ..postprocessing import CRF_DEFAULTS, DEFAULT_UNARY, dense_crf_stream, patch_unary
 from ..visualization import save_label_png
 
 MANIFEST = 'pseudo_masks.json'
@@ -106,7 +106,8 @@ def make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=None, mask_dir=None,
         test_cfg.size = tuple(size)
     if scales:
         test_cfg.scales = tuple(scales)
-    crf_cfg = dict(CRF_DEFAULTS, **(crf if isinstance(crf, dict) else {})) if crf else None
+    crf_cfg = dict(dict(CRF_DEFAULTS, unary=DEFAULT_UNARY),
+                   **(crf if isinstance(crf, dict) else {})) if crf else None
     dataset = build_label_dataset(cfg, ann_file, mask_dir, labels_file, data_root)
     os.makedirs(out_dir, exist_ok=True)
     _check_or_write_manifest(out_dir, dict(
@@ -153,7 +154,7 @@ def make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=None, mask_dir=None,
                 yield path, gt, res.pred_sem_seg.data[0].cpu().numpy()
                 continue
             labels = data['data_samples'][0].gt_image_labels.to(scores.device)
-            unary = masked_softmax(scores, labels).cpu().numpy()
+            unary = patch_unary(scores, labels, crf_cfg['unary']).cpu().numpy()
             yield path, gt, (info['img_path'], unary, labels.nonzero()[:, 0].tolist())
 
     if crf_cfg is None:
@@ -166,7 +167,8 @@ def make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=None, mask_dir=None,
             for path, gt, job in todo():
                 waiting.append((path, gt))
                 yield job
-        for refined in dense_crf_stream(jobs(), workers, **crf_cfg):
+        dense_cfg = {k: v for k, v in crf_cfg.items() if k != 'unary'}
+        for refined in dense_crf_stream(jobs(), workers, **dense_cfg):
             path, gt = waiting.popleft()
             finish(path, refined.argmax(0), gt)
     seconds = time.perf_counter() - t0

@@ -1,7 +1,11 @@
-"""A small, deterministic, generated weak-label data set in VOC layout.
+"""Small, deterministic, generated weak-label data sets in VOC layout.
 
-Images hold 1-3 object classes (several instances) on varied textured
-backgrounds; the classes differ in shape and texture. Written:
+``kind='demo'`` (the README's demo): 3 object classes, 1-3 per image (several
+instances) on weakly coloured, varied backgrounds; the classes differ in
+shape, colour and texture. ``kind='hard'``: 6 object classes, 1-4 per image,
+smaller objects, and backgrounds carrying stripes and checks like the
+objects' own textures; two classes share a colour and differ only in shape
+(disc and ring). Written:
 ``JPEGImages/*.jpg``, ``SegmentationClass/*.png`` (masks, evaluation only),
 ``ImageSets/Segmentation/{train,val}.txt`` and ``cls_labels.json``
 (image id -> class names, the only supervision training uses).
@@ -16,6 +20,11 @@ import cv2
 import numpy as np
 
 CLASSES = ('background', 'disc', 'square', 'triangle')
+HARD_CLASSES = CLASSES + ('ring', 'cross', 'diamond')
+KINDS = dict(demo=dict(classes=CLASSES, radius=(0.1, 0.22), per_image=(1, 4),
+                       textured_background=False),
+             hard=dict(classes=HARD_CLASSES, radius=(0.06, 0.13), per_image=(1, 5),
+                       textured_background=True))
 
 
 def _background(rng, h, w):
@@ -28,6 +37,23 @@ def _background(rng, h, w):
     return base + ramp + blotch[..., None].reshape(h, w, 1) + noise
 
 
+def _textured_background(rng, h, w):
+    # The plain background plus grey patches of stripes or checks: the
+    # objects' textures without their colours, so texture alone is no cue.
+    img = _background(rng, h, w)
+    yy, xx = np.mgrid[:h, :w]
+    for _ in range(rng.integers(1, 4)):
+        y0, x0 = rng.integers(0, h // 2), rng.integers(0, w // 2)
+        y1, x1 = y0 + rng.integers(h // 4, h // 2), x0 + rng.integers(w // 4, w // 2)
+        period = rng.uniform(2, 5)
+        if rng.random() < 0.5:
+            pattern = 30 * np.sign(np.sin((xx + yy) / period))
+        else:
+            pattern = 30 * (((xx // int(period + 1)) + (yy // int(period + 1))) % 2 * 2 - 1)
+        img[y0:y1, x0:x1] += pattern[y0:y1, x0:x1, None]
+    return img
+
+
 def _texture(rng, cls, h, w):
     yy, xx = np.mgrid[:h, :w]
     if cls == 1:  # disc: warm, smooth
@@ -35,42 +61,64 @@ def _texture(rng, cls, h, w):
     elif cls == 2:  # square: green, striped
         colour = rng.uniform([20, 140, 20], [90, 230, 90])
         pattern = 40 * np.sign(np.sin((xx + yy) / rng.uniform(2, 4)))
-    else:  # triangle: blue, checkered
-        colour = rng.uniform([20, 30, 150], [90, 100, 255])
+    elif cls in (3, 5):  # triangle: blue, checkered; cross: purple, checkered
+        colour = rng.uniform([20, 30, 150], [90, 100, 255]) if cls == 3 else \
+            rng.uniform([120, 20, 140], [200, 80, 220])
         period = rng.integers(3, 6)
         pattern = 35 * (((xx // period) + (yy // period)) % 2 * 2 - 1)
+    elif cls == 4:  # ring: the disc's colour, smooth: only the shape differs
+        colour, pattern = rng.uniform([180, 40, 20], [255, 110, 80]), 0
+    else:  # diamond: yellow, vertical stripes
+        colour = rng.uniform([190, 170, 20], [255, 240, 90])
+        pattern = 40 * np.sign(np.sin(xx / rng.uniform(1.5, 3)))
     return np.broadcast_to(colour, (h, w, 3)) + np.asarray(pattern, float)[..., None]
 
 
-def _shape_mask(rng, cls, h, w):
+def _shape_mask(rng, cls, h, w, radius=(0.1, 0.22)):
     mask = np.zeros((h, w), np.uint8)
-    r = int(rng.uniform(0.1, 0.22) * min(h, w))
-    cy, cx = rng.integers(r, h - r), rng.integers(r, w - r)
-    if cls == 1:
-        cv2.circle(mask, (int(cx), int(cy)), r, 1, -1)
+    r = max(3, int(rng.uniform(*radius) * min(h, w)))
+    cy, cx = int(rng.integers(r, h - r)), int(rng.integers(r, w - r))
+    if cls in (1, 4):
+        cv2.circle(mask, (cx, cy), r, 1, -1)
+        if cls == 4:
+            cv2.circle(mask, (cx, cy), max(1, r // 2), 0, -1)
     elif cls == 2:
-        cv2.rectangle(mask, (int(cx - r), int(cy - r)), (int(cx + r), int(cy + r)), 1, -1)
-    else:
+        cv2.rectangle(mask, (cx - r, cy - r), (cx + r, cy + r), 1, -1)
+    elif cls == 3:
         pts = np.array([[cx, cy - r], [cx - r, cy + r], [cx + r, cy + r]], np.int32)
+        cv2.fillPoly(mask, [pts], 1)
+    elif cls == 5:
+        t = max(1, r // 3)
+        cv2.rectangle(mask, (cx - r, cy - t), (cx + r, cy + t), 1, -1)
+        cv2.rectangle(mask, (cx - t, cy - r), (cx + t, cy + r), 1, -1)
+    else:
+        pts = np.array([[cx, cy - r], [cx + r, cy], [cx, cy + r], [cx - r, cy]], np.int32)
         cv2.fillPoly(mask, [pts], 1)
     return mask.astype(bool)
 
 
-def make_image(rng, size_range=(96, 160)):
+def make_image(rng, size_range=(96, 160), kind='demo'):
+    spec = KINDS[kind]
     h, w = (int(v) for v in rng.integers(*size_range, size=2))
-    img = _background(rng, h, w)
+    img = (_textured_background if spec['textured_background'] else _background)(rng, h, w)
     label = np.zeros((h, w), np.uint8)
-    classes = rng.choice([1, 2, 3], size=rng.integers(1, 4), replace=False)
+    num_fg = len(spec['classes']) - 1
+    classes = rng.choice(np.arange(1, num_fg + 1), size=rng.integers(*spec['per_image']),
+                         replace=False)
     for cls in classes:
         for _ in range(rng.integers(1, 3)):
-            m = _shape_mask(rng, cls, h, w)
+            m = _shape_mask(rng, cls, h, w, spec['radius'])
             img[m] = _texture(rng, cls, h, w)[m]
             label[m] = cls
     present = sorted(set(np.unique(label).tolist()) - {0})
     return np.clip(img, 0, 255).astype(np.uint8), label, present
 
 
-def generate(out_dir, num_train=200, num_val=50, seed=0):
+def generate(out_dir, num_train=200, num_val=50, seed=0, kind='demo'):
+    """Write ``num_train`` + ``num_val`` images of ``kind`` ('demo' or 'hard')."""
+    if kind not in KINDS:
+        raise ValueError(f'data kind {kind!r}: choose one of {sorted(KINDS)}')
+    names = KINDS[kind]['classes']
     rng = np.random.default_rng(seed)
     for sub in ('JPEGImages', 'SegmentationClass', 'ImageSets/Segmentation'):
         os.makedirs(osp.join(out_dir, sub), exist_ok=True)
@@ -78,11 +126,11 @@ def generate(out_dir, num_train=200, num_val=50, seed=0):
     for i in range(num_train + num_val):
         split = 'train' if i < num_train else 'val'
         img_id = f'{split}_{i:05d}'
-        img, mask, present = make_image(rng)
+        img, mask, present = make_image(rng, kind=kind)
         cv2.imwrite(osp.join(out_dir, 'JPEGImages', img_id + '.jpg'), img[..., ::-1],
                     [cv2.IMWRITE_JPEG_QUALITY, 95])
         cv2.imwrite(osp.join(out_dir, 'SegmentationClass', img_id + '.png'), mask)
-        labels[img_id] = [CLASSES[c] for c in present]
+        labels[img_id] = [names[c] for c in present]
         splits[split].append(img_id)
     for split, ids in splits.items():
         with open(osp.join(out_dir, 'ImageSets/Segmentation', split + '.txt'), 'w') as f:

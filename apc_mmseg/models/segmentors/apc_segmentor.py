@@ -9,7 +9,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
-from ...postprocessing import CRF_DEFAULTS, dense_crf_batch, masked_softmax
+from ...postprocessing import CRF_DEFAULTS, DEFAULT_UNARY, dense_crf_batch, patch_unary
 from ...utils.checkpoint import CHECKPOINT_SOURCE_KEY
 
 
@@ -202,11 +202,12 @@ class APCSegmentor(EncoderDecoder):
         if isinstance(self.test_cfg.crf, dict):
             cfg.update(self.test_cfg.crf)
         workers = cfg.pop('workers', 1)
+        unary = cfg.pop('unary', DEFAULT_UNARY)
         images, probs, classes = [], [], []
         for i, res in enumerate(results):
             p = res.seg_logits.data.float()
             if self.test_cfg.get('output', 'decode') == 'patch':
-                p = masked_softmax(p, None if labels is None else labels[i])
+                p = patch_unary(p, None if labels is None else labels[i], unary)
             images.append(self._rgb_image(inputs[i], res.metainfo, p.shape[1:]))
             probs.append(p.cpu().numpy())
             present = (labels[i] > 0).nonzero()[:, 0] if labels is not None \
