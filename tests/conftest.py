@@ -67,7 +67,8 @@ def tiny_cfg_options(data_root, max_iters=4):
     """Overrides that shrink configs/apc/apc_demo_cpu.py to a seconds-long run."""
     return {
         'train_dataloader.dataset.data_root': data_root,
-        'val_dataloader.dataset.data_root': data_root,
+        'val_dataloader.dataset.val.data_root': data_root,
+        'val_dataloader.dataset.train.data_root': data_root,
         'test_dataloader.dataset.data_root': data_root,
         'train_dataloader.batch_size': 2,
         'train_dataloader.num_workers': 0,

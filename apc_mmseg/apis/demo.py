@@ -92,7 +92,9 @@ def run_demo(config: str, data: str = 'data/demo', work_dir: str = 'work_dirs/de
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.data_root = data
+        dataset = cfg[loader].dataset
+        for part in [dataset[k] for k in ('val', 'train') if k in dataset] or [dataset]:
+            part.data_root = data  # WSSSValDataset: both of its parts
     cfg.work_dir = work_dir
     cfg.randomness = dict(cfg.get('randomness', {}), seed=seed)
     if iters:

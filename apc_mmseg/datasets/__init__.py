@@ -2,7 +2,8 @@ from .transforms import LoadCheckedImageFromFile, LoadImageLevelLabels, PackWeak
 from .weak_coco_dataset import WeakCOCODataset
 from .weak_seg_dataset import WeakSegDataset, read_image_labels, voc_palette
 from .weak_voc_dataset import WeakVOCDataset
+from .wsss_val_dataset import WSSSValDataset
 
 __all__ = ['LoadCheckedImageFromFile', 'LoadImageLevelLabels', 'PackWeakSegInputs',
-           'WeakSegDataset', 'WeakVOCDataset', 'WeakCOCODataset', 'read_image_labels',
+           'WeakSegDataset', 'WeakVOCDataset', 'WeakCOCODataset', 'WSSSValDataset', 'read_image_labels',
            'voc_palette']

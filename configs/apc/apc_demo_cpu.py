@@ -34,14 +34,38 @@ train_dataloader = dict(
     dataset=dict(type='WeakSegDataset', data_root=data_root, metainfo=metainfo,
                  ann_file='ImageSets/Segmentation/train.txt',
                  pipeline=train_pipeline))
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='PackWeakSegInputs'),
+]
+val_set = dict(type='WeakSegDataset', data_root=data_root, metainfo=metainfo,
+               data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
+               ann_file='ImageSets/Segmentation/val.txt', pipeline=test_pipeline)
+# Validation also judges the weak supervision (WSSSMetric): the pseudo masks of
+# 100 training images, and the image classifier on val.
 val_dataloader = dict(
     batch_size=1, num_workers=1, persistent_workers=True,
-    dataset=dict(type='WeakSegDataset', data_root=data_root, metainfo=metainfo))
-test_dataloader = val_dataloader
+    dataset=dict(
+        _delete_=True,
+        type='WSSSValDataset',
+        val=val_set,
+        train=dict(
+            type='WeakSegDataset', data_root=data_root, metainfo=metainfo,
+            data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
+            ann_file='ImageSets/Segmentation/train.txt', labels_file='cls_labels.json',
+            pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadImageLevelLabels'),
+                      dict(type='LoadAnnotations'), dict(type='PackWeakSegInputs')]),
+        num_train=100))
+val_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']), dict(type='WSSSMetric')]
+test_dataloader = dict(
+    batch_size=1, num_workers=1, persistent_workers=True,
+    dataset=dict(_delete_=True, **val_set))
+test_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
 
 optim_wrapper = dict(optimizer=dict(lr=1e-3), paramwise_cfg=dict(_delete_=True, custom_keys={}))
 param_scheduler = [dict(type='UnfreezeStepLR', milestone=10 ** 9, by_epoch=False)]
 train_cfg = dict(max_iters=3000, val_interval=1000)
 default_hooks = dict(logger=dict(interval=100),
-                     checkpoint=dict(interval=1000, save_best=None))
+                     checkpoint=dict(interval=1000, save_best='pseudo_mIoU', rule='greater'))
 randomness = dict(seed=0)

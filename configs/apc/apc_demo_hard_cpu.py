@@ -8,6 +8,7 @@ metainfo = dict(
              [0, 128, 128]])
 data_root = 'data/demo_hard'
 model = dict(weak_head=dict(num_classes=7), decode_head=dict(num_classes=7))
-train_dataloader = dict(dataset=dict(data_root=data_root, metainfo=metainfo))
-val_dataloader = dict(dataset=dict(data_root=data_root, metainfo=metainfo))
-test_dataloader = val_dataloader
+data = dict(data_root=data_root, metainfo=metainfo)
+train_dataloader = dict(dataset=data)
+val_dataloader = dict(dataset=dict(val=data, train=data))
+test_dataloader = dict(dataset=data)

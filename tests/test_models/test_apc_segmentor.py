@@ -164,6 +164,43 @@ def test_flip_averages_the_mirrored_prediction(model):
     torch.testing.assert_close(both, (plain + mirrored) / 2)
 
 
+def test_predict_adds_the_pooled_image_scores(model, device):
+    """``pred_image_scores``: the weak head's pooled scores, averaged over flips
+    like the maps."""
+    model.test_cfg.flip = True
+    model.to(device).eval()
+    data = model.data_preprocessor(batch(), False)
+    x = data['inputs']
+    with torch.no_grad():
+        out = model(**data, mode='predict')
+        pooled = [model.weak_head.pooling(model.weak_head(model.extract_feat(v)))
+                  for v in (x, x.flip(-1))]
+    want = (pooled[0] + pooled[1]) / 2
+    assert want.shape == (2, NUM_CLASSES)
+    for res, w in zip(out, want):
+        torch.testing.assert_close(res.pred_image_scores, w)
+
+
+def test_wsss_training_images_get_their_pseudo_mask(model, device):
+    """In one batch, a sample marked as a training image (WSSSValDataset)
+    gets the patch classifier's mask with its tags, the other the decode
+    head's prediction."""
+    model.to(device).eval()
+    data = model.data_preprocessor(batch(labels=((1, 0, 1, 1), (1, 1, 0, 0))), False)
+    data['data_samples'][0].set_metainfo(dict(wsss_role='train'))
+    x, labels = data['inputs'], torch.stack([s.gt_image_labels for s in data['data_samples']])
+    metas = [s.metainfo for s in data['data_samples']]
+    with torch.no_grad():
+        out = model(**data, mode='predict')
+        pseudo = model.patch_scores(x[:1], metas[:1], labels[:1].to(x.device)).argmax(1)
+        decoded = model.decode_probs(x[1:], metas[1:]).argmax(1)
+    assert torch.equal(out[0].pred_sem_seg.data, pseudo)
+    assert set(pseudo.unique().tolist()) <= {0, 2, 3}
+    assert 'pred_image_scores' not in out[0]
+    assert torch.equal(out[1].pred_sem_seg.data, decoded)
+    assert out[1].pred_image_scores.shape == (NUM_CLASSES,)
+
+
 def test_is_an_encoder_decoder():
     from mmseg.models.segmentors import EncoderDecoder
     assert issubclass(APCSegmentor, EncoderDecoder)

@@ -24,6 +24,21 @@ def test_dist_train_runs_two_processes_and_saves_a_checkpoint(trained):
     assert any(k.startswith('weak_head.') for k in state['state_dict'])
 
 
+def test_training_validation_logs_the_wsss_metrics_and_keeps_the_best(trained):
+    """The demo config validates with IoUMetric and WSSSMetric (2 ranks here):
+    the metrics reach the log and scalars.json, and save_best='pseudo_mIoU'
+    keeps that checkpoint."""
+    import json
+    work_dir, _, _ = trained
+    text = open(glob.glob(osp.join(work_dir, '*', '*.log'))[0]).read()
+    assert 'pseudo_mIoU:' in text and 'cls_mAP:' in text and 'per-class WSSS results' in text
+    scalars = [json.loads(line) for line in
+               open(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))[0])]
+    val = [row for row in scalars if 'pseudo_mIoU' in row]
+    assert len(val) == 1 and {'mIoU', 'cls_mF1', 'cls_mAP'} <= set(val[0])
+    assert osp.isfile(osp.join(work_dir, 'best_pseudo_mIoU_iter_4.pth'))
+
+
 def test_tools_test_reports_miou(trained, tmp_path, device):
     _, ckpt, options = trained
     out_dir = str(tmp_path / 'preds')

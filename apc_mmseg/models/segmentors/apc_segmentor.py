@@ -1,4 +1,4 @@
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -11,6 +11,7 @@ from torch import Tensor
 
 from ...postprocessing import CRF_DEFAULTS, DEFAULT_UNARY, dense_crf_batch, patch_unary
 from ...utils.checkpoint import CHECKPOINT_SOURCE_KEY
+from ...utils.sample_keys import IMAGE_SCORES_KEY, WSSS_ROLE_KEY
 
 
 def stack_image_labels(data_samples: Sequence[SegDataSample], num_classes: int) -> Tensor:
@@ -137,23 +138,48 @@ class APCSegmentor(EncoderDecoder):
     # ----------------------------------------------------------- inference
     def predict(self, inputs: Tensor,
                 data_samples: Optional[List[SegDataSample]] = None) -> List[SegDataSample]:
-        if data_samples is not None:
-            metas = [ds.metainfo for ds in data_samples]
-        else:
-            metas = [dict(ori_shape=inputs.shape[2:], img_shape=inputs.shape[2:],
-                          pad_shape=inputs.shape[2:], padding_size=[0, 0, 0, 0])
-                     ] * inputs.shape[0]
+        """``test_cfg``'s map per image (``seg_logits``, ``pred_sem_seg``) and
+        the classifier's pooled scores (``pred_image_scores [C+1]``).
+
+        Samples that ``WSSSValDataset`` marks as training images get the
+        pseudo mask instead: the patch scores with their ground-truth tags.
+        """
+        if data_samples is None:
+            if self.test_cfg.get('output', 'decode') == 'patch' and \
+                    self.test_cfg.get('use_gt_labels', True):
+                raise ValueError("test_cfg output='patch' with use_gt_labels needs data "
+                                 'samples carrying gt_image_labels')
+            shape = inputs.shape[2:]
+            data_samples = [SegDataSample(metainfo=dict(
+                ori_shape=shape, img_shape=shape, pad_shape=shape,
+                padding_size=[0, 0, 0, 0])) for _ in range(inputs.shape[0])]
+        train = [i for i, ds in enumerate(data_samples)
+                 if ds.metainfo.get(WSSS_ROLE_KEY) == 'train']
+        rest = [i for i in range(len(data_samples)) if i not in train]
+        if train:
+            self._predict_pseudo_masks(inputs[train], [data_samples[i] for i in train])
+        if rest:
+            self._predict_outputs(inputs[rest] if train else inputs,
+                                  [data_samples[i] for i in rest])
+        return data_samples
+
+    def _predict_outputs(self, inputs: Tensor, data_samples: List[SegDataSample]) -> None:
         labels = None
         if self.test_cfg.get('output', 'decode') == 'patch' and \
                 self.test_cfg.get('use_gt_labels', True):
-            if data_samples is None:
-                raise ValueError("test_cfg output='patch' with use_gt_labels needs "
-                                 'data samples carrying gt_image_labels')
             labels = stack_image_labels(data_samples, self.num_classes).to(inputs.device)
-        results = self.postprocess_result(self.inference(inputs, metas, labels), data_samples)
+        maps, image_scores = self._maps_and_image_scores(inputs, labels)
+        self.postprocess_result(maps, data_samples)
+        for ds, scores in zip(data_samples, image_scores):
+            ds.set_data({IMAGE_SCORES_KEY: scores})
         if self.test_cfg.get('crf'):
-            self._refine_with_crf(inputs, results, labels)
-        return results
+            self._refine_with_crf(inputs, data_samples, labels)
+
+    def _predict_pseudo_masks(self, inputs: Tensor, data_samples: List[SegDataSample]) -> None:
+        labels = stack_image_labels(data_samples, self.num_classes).to(inputs.device)
+        self.postprocess_result(
+            self.patch_scores(inputs, [ds.metainfo for ds in data_samples], labels),
+            data_samples)
 
     def decode_probs(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
         """The decode head's class probabilities ``[B, C+1, H, W]`` at the
@@ -167,34 +193,58 @@ class APCSegmentor(EncoderDecoder):
         class scaled to a maximum of 1; with ``image_labels [B, C+1]`` the
         other classes score 0), at the input's size with ``test_cfg``'s size,
         scales and flip."""
-        return self._multi_scale(inputs, lambda x: self.weak_head.class_merge(
-            self.weak_head(self.extract_feat(x)), image_labels).clamp_min(0))
+        return self._multi_scale(inputs, lambda x: self._patch_map(
+            self.weak_head(self.extract_feat(x)), image_labels))
+
+    def _patch_map(self, probs: Tensor, image_labels: Optional[Tensor]) -> Tensor:
+        return self.weak_head.class_merge(probs, image_labels).clamp_min(0)
 
     def inference(self, inputs: Tensor, batch_img_metas: List[dict],
                   image_labels: Optional[Tensor] = None) -> Tensor:
         """``decode_probs`` or ``patch_scores``, as ``test_cfg.output`` says."""
-        if self.test_cfg.get('output', 'decode') == 'patch':
-            return self.patch_scores(inputs, batch_img_metas, image_labels)
-        return self.decode_probs(inputs, batch_img_metas)
+        return self._maps_and_image_scores(inputs, image_labels)[0]
 
-    def _multi_scale(self, inputs: Tensor, probs_of) -> Tensor:
-        """Mean of ``probs_of`` over ``test_cfg``'s scales and flips, each
-        resized back to the input's size."""
+    def _maps_and_image_scores(self, inputs: Tensor,
+                               image_labels: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+        """``test_cfg.output``'s map ``[B, C+1, H, W]`` and, from the same
+        forward passes, the classifier's pooled image scores ``[B, C+1]``."""
+        patch = self.test_cfg.get('output', 'decode') == 'patch'
+
+        def outputs(x):
+            feats = self.extract_feat(x)
+            probs = self.weak_head(feats)
+            out = self._patch_map(probs, image_labels) if patch else \
+                self.decode_head(feats).softmax(dim=1)
+            return out, self.weak_head.pooling(probs)
+        return self._multi_scale(inputs, outputs)
+
+    def _multi_scale(self, inputs: Tensor, outputs_of):
+        """Mean of ``outputs_of`` (one tensor or a tuple) over ``test_cfg``'s
+        scales and flips; maps ``[B, K, h, w]`` are flipped back and resized
+        to the input's size, per-image vectors ``[B, K]`` averaged as they are."""
         H, W = inputs.shape[2:]
         size = self.test_cfg.get('size', None) or (H, W)
         scales = self.test_cfg.get('scales', (1.0,))
         flips = (False, True) if self.test_cfg.get('flip', False) else (False,)
-        total = 0.
+
+        def restore(t: Tensor, flip: bool) -> Tensor:
+            if t.dim() != 4:
+                return t
+            t = t.flip(-1) if flip else t
+            return F.interpolate(t, (H, W), mode='bilinear', align_corners=False)
+
+        total = None
         for scale in scales:
             scaled = (int(round(size[0] * scale)), int(round(size[1] * scale)))
             x = inputs if scaled == (H, W) else F.interpolate(
                 inputs, scaled, mode='bilinear', align_corners=False)
             for flip in flips:
-                probs = probs_of(x.flip(-1) if flip else x)
-                probs = probs.flip(-1) if flip else probs
-                total = total + F.interpolate(probs, (H, W), mode='bilinear',
-                                              align_corners=False)
-        return total / (len(scales) * len(flips))
+                out = outputs_of(x.flip(-1) if flip else x)
+                out = tuple(restore(t, flip) for t in (out if isinstance(out, tuple) else (out,)))
+                total = out if total is None else tuple(a + b for a, b in zip(total, out))
+        n = len(scales) * len(flips)
+        total = tuple(t / n for t in total)
+        return total if len(total) > 1 else total[0]
 
     def _refine_with_crf(self, inputs: Tensor, results: List[SegDataSample],
                          labels: Optional[Tensor]) -> None:

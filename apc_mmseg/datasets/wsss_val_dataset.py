@@ -1,0 +1,64 @@
+import copy
+from typing import Optional, Union
+
+import torch
+from mmengine.dataset import ConcatDataset
+from mmengine.structures import PixelData
+from mmseg.registry import DATASETS
+
+from ..utils.sample_keys import TRAIN_MASK_KEY, WSSS_ROLE_KEY
+
+
+@DATASETS.register_module()
+class WSSSValDataset(ConcatDataset):
+    """The validation images, then a subset of the training images, for
+    ``WSSSMetric`` (pseudo masks are judged on training images, APC Table 2).
+
+    Samples ``[0, len(val))`` are the validation set's, unchanged. The
+    training samples get ``metainfo['wsss_role'] = 'train'``; their mask moves
+    to ``gt_train_sem_seg`` and their ``gt_sem_seg`` becomes all
+    ``ignore_index``, so mmseg's ``IoUMetric`` next to ``WSSSMetric`` counts
+    none of their pixels (its val mIoU stays the val set's). ``APCSegmentor``
+    gives these samples the patch classifier's pseudo mask (ground-truth tags)
+    as ``pred_sem_seg``. With several ranks, mmseg's sampler gives each rank
+    its share of both parts.
+
+    Args:
+        val (dict | Dataset): The validation set (masks).
+        train (dict | Dataset): Training images with image labels
+            (``labels_file``, ``LoadImageLevelLabels`` in the pipeline) and
+            masks (``seg_map_path``, ``LoadAnnotations``).
+        num_train (int, optional): Use the first ``num_train`` of them
+            (mmengine's ``indices``). None: all.
+        ignore_index (int): The value of the blanked masks. Defaults to 255.
+    """
+
+    def __init__(self, val: Union[dict, object], train: Union[dict, object],
+                 num_train: Optional[int] = None, ignore_index: int = 255,
+                 lazy_init: bool = False):
+        self.ignore_index = ignore_index
+        if isinstance(train, dict) and num_train is not None:
+            train = dict(copy.deepcopy(train), indices=num_train)
+        datasets = [DATASETS.build(d) if isinstance(d, dict) else d for d in (val, train)]
+        super().__init__(datasets, lazy_init=lazy_init)
+        self.num_val = None if lazy_init else len(self.datasets[0])
+
+    def full_init(self) -> None:
+        super().full_init()
+        self.num_val = len(self.datasets[0])
+
+    def __getitem__(self, idx: int) -> dict:
+        sample = super().__getitem__(idx)
+        part, _ = self._get_ori_dataset_idx(idx)
+        if part == 1:
+            ds = sample['data_samples']
+            if 'gt_sem_seg' not in ds or 'gt_image_labels' not in ds:
+                raise ValueError(
+                    f"{ds.metainfo.get('img_path')}: the training images of WSSSValDataset "
+                    'need masks (seg_map_path, LoadAnnotations) and image labels '
+                    '(labels_file, LoadImageLevelLabels)')
+            ds.set_metainfo({WSSS_ROLE_KEY: 'train'})
+            ds.set_data({TRAIN_MASK_KEY: ds.gt_sem_seg})
+            ds.gt_sem_seg = PixelData(
+                data=torch.full_like(ds.gt_sem_seg.data, self.ignore_index))
+        return sample

@@ -1,0 +1,8 @@
+"""Names of the fields APC adds to mmseg's ``SegDataSample`` (shared by the
+validation dataset, the segmentor and the WSSS metric)."""
+# metainfo: 'train' on the training images that WSSSValDataset adds to validation.
+WSSS_ROLE_KEY = 'wsss_role'
+# data: the real mask of such an image (its gt_sem_seg is all ignore_index).
+TRAIN_MASK_KEY = 'gt_train_sem_seg'
+# data: the image-level classifier's pooled scores [C+1].
+IMAGE_SCORES_KEY = 'pred_image_scores'
