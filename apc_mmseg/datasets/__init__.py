@@ -5,5 +5,5 @@ from .weak_voc_dataset import WeakVOCDataset
 from .wsss_val_dataset import WSSSValDataset
 
 __all__ = ['LoadCheckedImageFromFile', 'LoadImageLevelLabels', 'PackWeakSegInputs',
-           'WeakSegDataset', 'WeakVOCDataset', 'WeakCOCODataset', 'WSSSValDataset', 'read_image_labels',
-           'voc_palette']
+           'WeakSegDataset', 'WeakVOCDataset', 'WeakCOCODataset', 'WSSSValDataset',
+           'read_image_labels', 'voc_palette']

@@ -1,5 +1,14 @@
-from .crf import (CRF_DEFAULTS, CRF_UNARIES, DEFAULT_UNARY, dense_crf, dense_crf_batch, dense_crf_stream,
-                  masked_softmax, masked_sum_normalise, patch_unary)
+from .crf import (
+                  CRF_DEFAULTS,
+                  CRF_UNARIES,
+                  DEFAULT_UNARY,
+                  dense_crf,
+                  dense_crf_batch,
+                  dense_crf_stream,
+                  masked_softmax,
+                  masked_sum_normalise,
+                  patch_unary,
+)
 
-__all__ = ['CRF_DEFAULTS', 'CRF_UNARIES', 'DEFAULT_UNARY', 'dense_crf', 'dense_crf_batch', 'dense_crf_stream',
-           'masked_softmax', 'masked_sum_normalise', 'patch_unary']
+__all__ = ['CRF_DEFAULTS', 'CRF_UNARIES', 'DEFAULT_UNARY', 'dense_crf', 'dense_crf_batch',
+           'dense_crf_stream', 'masked_softmax', 'masked_sum_normalise', 'patch_unary']

@@ -78,11 +78,11 @@ def test_an_image_of_another_size_is_named(tmp_path):
 def crf_reference(trained, demo_data):
     """The demo checkpoint's val mIoU with DenseCRF on its decode probabilities,
     image by image in this process."""
+    from conftest import tiny_cfg_options
     from mmengine.config import Config
     from mmseg.apis import init_model
 
     from apc_mmseg.apis import decode_probs
-    from conftest import tiny_cfg_options
     _, ckpt, _ = trained
     cfg = Config.fromfile(DEMO_CONFIG)
     cfg.merge_from_dict(tiny_cfg_options(demo_data))

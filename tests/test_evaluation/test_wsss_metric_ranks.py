@@ -12,10 +12,10 @@ SCRIPT = osp.join(osp.dirname(osp.abspath(__file__)), 'wsss_val_ranks.py')
 @pytest.fixture(scope='module')
 def reference(trained, demo_data, tmp_path_factory):
     """The pseudo-mask mIoU of the same 15 training images by make_pseudo_masks."""
+    from conftest import tiny_cfg_options
     from mmengine.config import Config
 
     from apc_mmseg.apis import make_pseudo_masks
-    from conftest import tiny_cfg_options
     _, ckpt, _ = trained
     tmp = tmp_path_factory.mktemp('wsss_reference')
     with open(osp.join(demo_data, 'ImageSets/Segmentation/train.txt')) as f:
