@@ -70,6 +70,7 @@ def tiny_cfg_options(data_root, max_iters=4):
         'val_dataloader.dataset.val.data_root': data_root,
         'val_dataloader.dataset.train.data_root': data_root,
         'test_dataloader.dataset.data_root': data_root,
+        'global_batch_size': 2,  # 1 process x 2, or 2 x 1
         'train_dataloader.batch_size': 2,
         'train_dataloader.num_workers': 0,
         'train_dataloader.persistent_workers': False,

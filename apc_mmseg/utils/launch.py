@@ -1,5 +1,6 @@
 """Distributed launch on machines with or without CUDA."""
 import gc
+import logging
 import os
 
 import torch
@@ -66,6 +67,47 @@ def allow_tf32() -> bool:
     return True
 
 
+def launcher_world_size(launcher: str) -> int:
+    """The number of training processes the launcher starts (before the
+    process group exists): torchrun's ``WORLD_SIZE``, Slurm's ``SLURM_NTASKS``,
+    Open MPI's ``OMPI_COMM_WORLD_SIZE``; 1 without a launcher."""
+    if launcher == 'none':
+        return 1
+    key = dict(slurm='SLURM_NTASKS', mpi='OMPI_COMM_WORLD_SIZE').get(launcher, 'WORLD_SIZE')
+    return int(os.environ.get(key, os.environ.get('WORLD_SIZE', 1)))
+
+
+def split_global_batch(cfg, world_size: int) -> None:
+    """Set ``train_dataloader.batch_size`` to ``global_batch_size / world_size``.
+
+    APC's schedules count iterations of ``global_batch_size`` images (16, the
+    paper's), so the warm-up and the run mean the same epochs on 1, 2 or 8
+    GPUs. A config without ``global_batch_size`` (None) keeps mmseg's
+    per-process ``batch_size``. A differing per-process value is replaced,
+    with a warning that says so.
+    """
+    from mmengine.logging import print_log
+    total = cfg.get('global_batch_size', None)
+    if total is None:
+        return
+    if total % world_size:
+        raise ValueError(
+            f'global_batch_size={total} does not split evenly over {world_size} processes: '
+            'use a process count that divides it, or set global_batch_size (and the '
+            'schedule) for your GPUs, or global_batch_size=None and a per-process '
+            'train_dataloader.batch_size')
+    per_process = total // world_size
+    given = cfg.train_dataloader.get('batch_size')
+    if given not in (None, per_process):
+        print_log(f'train_dataloader.batch_size={given} replaced by {per_process}: '
+                  f'global_batch_size={total} over {world_size} process(es); set '
+                  'global_batch_size=None to choose the per-process batch yourself',
+                  logger='current', level=logging.WARNING)
+    cfg.train_dataloader.batch_size = per_process
+    print_log(f'training batch: {total} images a step = {world_size} process(es) x '
+              f'{per_process}', logger='current')
+
+
 def run_stage(cfg, launcher: str, stage: str) -> dict:
     """What ``tools/train.py`` and ``tools/test.py`` do with their config: set up
     the launcher (gloo without CUDA), malloc and, for training, TF32; build
@@ -76,6 +118,7 @@ def run_stage(cfg, launcher: str, stage: str) -> dict:
     keep_freed_memory()
     if stage == 'train':
         allow_tf32()
+        split_global_batch(cfg, launcher_world_size(launcher))
     runner = Runner.from_cfg(cfg)
     result = getattr(runner, stage)()
     finish_distributed(runner)

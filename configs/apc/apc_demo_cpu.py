@@ -29,6 +29,7 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackWeakSegInputs'),
 ]
+global_batch_size = 8  # images a step, shared by the processes
 train_dataloader = dict(
     batch_size=8, num_workers=1, persistent_workers=True,
     dataset=dict(type='WeakSegDataset', data_root=data_root, metainfo=metainfo,

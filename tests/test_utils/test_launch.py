@@ -1,0 +1,57 @@
+import pytest
+from mmengine.config import Config
+
+from apc_mmseg.utils import launcher_world_size, split_global_batch
+
+
+def cfg_with(global_batch_size, batch_size=16):
+    return Config(dict(global_batch_size=global_batch_size,
+                       train_dataloader=dict(batch_size=batch_size)))
+
+
+@pytest.mark.parametrize('world, per_process', [(1, 16), (2, 8), (8, 2), (16, 1)])
+def test_the_global_batch_is_shared_by_the_processes(world, per_process):
+    cfg = cfg_with(16)
+    split_global_batch(cfg, world)
+    assert cfg.train_dataloader.batch_size == per_process
+    assert cfg.train_dataloader.batch_size * world == 16  # same epochs per iteration
+
+
+def test_a_batch_that_does_not_split_is_refused():
+    with pytest.raises(ValueError, match='global_batch_size=16 does not split evenly over 3'):
+        split_global_batch(cfg_with(16), 3)
+
+
+def test_without_a_global_batch_the_per_process_batch_stays():
+    cfg = cfg_with(None, batch_size=5)
+    split_global_batch(cfg, 4)
+    assert cfg.train_dataloader.batch_size == 5
+
+
+def test_a_replaced_per_process_batch_is_reported():
+    import logging
+
+    from mmengine.logging import MMLogger
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        cfg = cfg_with(16, batch_size=4)
+        split_global_batch(cfg, 2)
+    finally:
+        logger.removeHandler(handler)
+    assert cfg.train_dataloader.batch_size == 8
+    warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
+    assert any('train_dataloader.batch_size=4 replaced by 8' in m for m in warnings)
+
+
+def test_world_size_of_each_launcher(monkeypatch):
+    monkeypatch.setenv('WORLD_SIZE', '4')
+    monkeypatch.setenv('SLURM_NTASKS', '8')
+    monkeypatch.setenv('OMPI_COMM_WORLD_SIZE', '2')
+    assert launcher_world_size('none') == 1
+    assert launcher_world_size('pytorch') == 4
+    assert launcher_world_size('slurm') == 8
+    assert launcher_world_size('mpi') == 2
