@@ -21,25 +21,11 @@ import sys
 
 import torch
 
+from apc_mmseg.apis.gpu_check import generated_data_options
 from apc_mmseg.apis.training_log import losses_verdict, read_loss_rows
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = 'configs/apc/apc_vitb16_voc.py'
-CLASSES = "('background','disc','square','triangle')"
-
-
-def data_options(data):
-    """Point the paper config at the generated 4-class data, random init."""
-    return [f'{k}.dataset.data_root={data}' for k in ('train_dataloader', 'val_dataloader',
-                                                       'test_dataloader')] + [
-        f'train_dataloader.dataset.metainfo=dict(classes={CLASSES})',
-        f'val_dataloader.dataset.metainfo=dict(classes={CLASSES})',
-        f'test_dataloader.dataset.metainfo=dict(classes={CLASSES})',
-        'train_dataloader.dataset.ann_file=ImageSets/Segmentation/train.txt',
-        'model.weak_head.num_classes=4', 'model.decode_head.num_classes=4',
-        'model.backbone.init_cfg=None', 'model.test_cfg.size=(384,384)',
-        'param_scheduler.0.milestone=100', 'default_hooks.logger.interval=10',
-        'randomness.seed=0']
 
 
 def sh(cmd, log):
@@ -63,7 +49,7 @@ def main(argv=None):
     py = sys.executable
     os.environ['PYTHON'] = py  # for dist_*.sh
     data = osp.join(work, 'data')
-    opts = data_options(data)
+    opts = generated_data_options(data)
     results = []
 
     def step(name, ok_detail):
@@ -84,7 +70,8 @@ def main(argv=None):
     verdict = losses_verdict(read_loss_rows(amp_dir))
     step(f'train --amp {args.iters} iterations', (ok and verdict[0], verdict[1] if ok else detail))
     dist_dir = osp.join(work, 'dist')
-    short = ['train_cfg.val_interval=1000', 'default_hooks.checkpoint.interval=20']
+    short = ['train_cfg.val_interval=1000', 'default_hooks.checkpoint.interval=20',
+             f'global_batch_size={4 * int(gpus)}']  # any GPU count
     step(f'dist_train.sh on {gpus} GPU(s)', sh(
         ['bash', 'tools/dist_train.sh', CONFIG, gpus, '--amp', '--work-dir', dist_dir,
          '--cfg-options', *opts, *short, 'train_cfg.max_iters=20'],
