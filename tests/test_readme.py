@@ -22,7 +22,7 @@ NEEDS = {
 # Shortened training: a few iterations of a small batch (the checkpoint names follow).
 SHORT = {'iter_3000.pth': 'iter_2.pth'}
 TRAIN_OPTIONS = ('--cfg-options train_cfg.max_iters=2 train_cfg.val_interval=2 '
-                 'default_hooks.checkpoint.interval=2 train_dataloader.batch_size=2 '
+                 'default_hooks.checkpoint.interval=2 global_batch_size=2 '
                  'train_dataloader.num_workers=0 train_dataloader.persistent_workers=False')
 
 
