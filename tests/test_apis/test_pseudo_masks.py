@@ -93,6 +93,18 @@ def test_tool_reports_written_and_reused(cfg, trained, tmp_path):
     assert '(0 written, 16 reused' in run(cmd, tool_env())
 
 
+def test_tool_crf_unary_is_recorded_and_a_change_refused(cfg, trained, tmp_path):
+    cfg_path = str(tmp_path / 'cfg.py')
+    cfg.dump(cfg_path)
+    cmd = [sys.executable, 'tools/make_pseudo_masks.py', cfg_path, trained[1], '--crf',
+           '--out-dir', str(tmp_path / 'masks'), '--cfg-options', 'model.test_cfg.size=(32,32)']
+    run(cmd + ['--crf-unary', 'sum'], tool_env())
+    assert json.load(open(tmp_path / 'masks' / 'pseudo_masks.json'))['crf']['unary'] == 'sum'
+    proc = subprocess.run(cmd + ['--crf-unary', 'softmax'], cwd=REPO, env=tool_env(),
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and 'differ: crf' in proc.stderr
+
+
 def test_crf_in_worker_processes_matches_one_process(cfg, trained, tmp_path):
     one = make_pseudo_masks(cfg, trained[1], str(tmp_path / 'a'), crf=dict(iterations=3),
                             workers=1, progress=False, mask_dir='SegmentationClass')
@@ -163,7 +175,14 @@ def test_demo_end_to_end_shortened_with_two_seeds(tmp_path):
     for one in runs:
         per_class = one['per_class_iou']
         assert per_class['classes'][0] == 'background'
-        assert len(per_class['val_decode']) == len(per_class['train_pseudo_crf']) == 4
+        assert len(per_class['val_decode']) == len(per_class['train_pseudo_crf_softmax']) == \
+            len(per_class['train_pseudo_crf_sum']) == 4
+        # one CRF row per unary, each the mean of its per-class IoU
+        for unary in ('softmax', 'sum'):
+            row = names.index(f'patch scores + image labels + CRF ({unary})')
+            present = [v for v in per_class[f'train_pseudo_crf_{unary}'] if v == v]
+            assert statistics.mean(present) == pytest.approx(one['rows'][row]['train'],
+                                                             abs=1e-6)
         # the per-class mean is the reported mIoU (classes present in the set)
         present = [v for v in per_class['train_pseudo'] if v == v]
         assert statistics.mean(present) == pytest.approx(one['rows'][1]['train'], abs=1e-6)

@@ -83,3 +83,29 @@ def test_masked_softmax_unary_by_hand():
     total = e(1.0) + e(0.0) + e(0.5)
     torch.testing.assert_close(all_classes, torch.tensor([e(1.0), e(0.0), e(0.5)],
                                                          dtype=torch.float64) / total)
+
+
+def test_sum_normalised_unary_by_hand():
+    """ViT-PCM's unary: the scores over the tagged classes divided by their
+    sum (plus 1e-5 each, so an all-zero pixel is uniform); others get 0."""
+    import torch
+
+    from apc_mmseg.postprocessing import patch_unary
+    scores = torch.tensor([[[1.0, 0.0]], [[0.7, 0.9]], [[0.5, 0.0]]])  # [3, 1, 2]
+    got = patch_unary(scores, torch.tensor([1.0, 0.0, 1.0]), 'sum')[:, 0].double()
+    e = 1e-5
+    want = [[(1 + e) / (1.5 + 2 * e), 0.5],
+            [0.0, 0.0],
+            [(0.5 + e) / (1.5 + 2 * e), 0.5]]
+    torch.testing.assert_close(got, torch.tensor(want, dtype=torch.float64),
+                               rtol=1e-6, atol=1e-7)
+    softmax = patch_unary(scores, torch.tensor([1.0, 0.0, 1.0]), 'softmax')[:, 0, 0]
+    assert softmax[0] < got[0, 0]  # the softmax of scores in [0, 1] is flatter
+
+
+def test_unknown_unary_is_named():
+    import torch
+
+    from apc_mmseg.postprocessing import patch_unary
+    with pytest.raises(ValueError, match="crf unary 'max'"):
+        patch_unary(torch.zeros(2, 1, 1), None, 'max')
