@@ -1,3 +1,5 @@
+import contextlib
+import logging
 import os
 import os.path as osp
 import socket
@@ -104,6 +106,21 @@ def cfg_options_argv(options):
             v = 'dict(' + ','.join(f'{a}={b}' for a, b in v.items()) + ')'
         words.append(f'{k}={v}')
     return ['--cfg-options'] + words
+
+
+@contextlib.contextmanager
+def mmlogger_records():
+    """The records mmengine's current logger gets inside the block."""
+    from mmengine.logging import MMLogger
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
 
 
 def tool_env():

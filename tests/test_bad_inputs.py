@@ -1,7 +1,6 @@
 """The bad-input matrix: each case is a clear error naming the file, or a
 documented, logged handling. One row per case."""
 import json
-import logging
 import os
 import os.path as osp
 import shutil
@@ -9,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from conftest import DEMO_CONFIG
+from conftest import DEMO_CONFIG, mmlogger_records
 from mmengine.config import Config
 from PIL import Image
 
@@ -174,17 +173,9 @@ def test_image_smaller_than_the_crop_is_resized_up(root):
 
 
 def test_background_only_image_is_logged_and_trains_as_background(root):
-    from mmengine.logging import MMLogger
     edit_labels(root, lambda t: t.__setitem__('train_00007', []))
-    records = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    try:
+    with mmlogger_records() as records:
         ds = dataset(root)
-    finally:
-        logger.removeHandler(handler)
     assert any('1 of 16 images' in r.getMessage() and 'train_00007' in r.getMessage()
                for r in records)
     labels = sample(ds, 'train_00007')['data_samples'].gt_image_labels

@@ -1,4 +1,5 @@
 import pytest
+from conftest import mmlogger_records
 from mmengine.config import Config
 
 from apc_mmseg.utils import launcher_world_size, split_global_batch
@@ -30,18 +31,9 @@ def test_without_a_global_batch_the_per_process_batch_stays():
 
 def test_a_replaced_per_process_batch_is_reported():
     import logging
-
-    from mmengine.logging import MMLogger
-    records = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    try:
+    with mmlogger_records() as records:
         cfg = cfg_with(16, batch_size=4)
         split_global_batch(cfg, 2)
-    finally:
-        logger.removeHandler(handler)
     assert cfg.train_dataloader.batch_size == 8
     warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
     assert any('train_dataloader.batch_size=4 replaced by 8' in m for m in warnings)
