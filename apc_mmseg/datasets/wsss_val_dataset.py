@@ -41,11 +41,6 @@ class WSSSValDataset(ConcatDataset):
             train = dict(copy.deepcopy(train), indices=num_train)
         datasets = [DATASETS.build(d) if isinstance(d, dict) else d for d in (val, train)]
         super().__init__(datasets, lazy_init=lazy_init)
-        self.num_val = None if lazy_init else len(self.datasets[0])
-
-    def full_init(self) -> None:
-        super().full_init()
-        self.num_val = len(self.datasets[0])
 
     def __getitem__(self, idx: int) -> dict:
         sample = super().__getitem__(idx)
