@@ -185,6 +185,47 @@ def bench_crf(warmup, reps):
     return out
 
 
+def crf_eval_samples(root, num_images, num_classes=21):
+    """Demo scenes at 500x375 written to ``root`` with their masks and noisy
+    class probabilities, as ``CRFIoUMetric`` receives them."""
+    import cv2
+    rng = np.random.default_rng(0)
+    samples = []
+    for i in range(num_images):
+        img, mask, present = make_image(rng)
+        img, mask = cv2.resize(img, (500, 375)), cv2.resize(mask, (500, 375),
+                                                             interpolation=cv2.INTER_NEAREST)
+        path = os.path.join(root, f'{i}.png')
+        cv2.imwrite(path, img[..., ::-1])
+        probs = rng.random((num_classes, 375, 500)).astype(np.float32) * 0.2
+        for c in [0] + present:
+            probs[c] += (mask == c) * 0.6 + 0.2
+        probs /= probs.sum(0, keepdims=True)
+        samples.append(dict(img_path=path, seg_logits=dict(data=torch.from_numpy(probs)),
+                            gt_sem_seg=dict(data=torch.from_numpy(mask.astype(np.int64))[None])))
+    return samples
+
+
+def bench_crf_eval(num_images=32, workers='auto'):
+    """An evaluation's CRF (``CRFIoUMetric``): images/s with the CRF image after
+    image in the evaluating process (``workers=1``, as a CRF inside
+    ``predict`` runs) and in its worker pool (pool start-up included)."""
+    from ..evaluation import CRFIoUMetric, crf_workers
+    out = {}
+    with tempfile.TemporaryDirectory() as root:
+        samples = crf_eval_samples(root, num_images)
+        for name, n in (('serial', 1), ('pool', crf_workers(workers))):
+            metric = CRFIoUMetric(workers=n)
+            metric.dataset_meta = dict(classes=[str(c) for c in range(21)])
+            t0 = time.perf_counter()
+            metric.process({}, samples)
+            miou = metric.evaluate(len(samples))['mIoU']
+            out[f'crf_eval_{name}_images_per_s'] = num_images / (time.perf_counter() - t0)
+            out[f'crf_eval_{name}_miou'] = miou
+        out['crf_eval_workers'] = crf_workers(workers)
+    return out
+
+
 # Dense tensor-core peaks (TFLOP/s) for the model-FLOP utilisation: bf16/fp16
 # for --amp runs, TF32 for float32 runs (the tools allow TF32 matmuls on CUDA).
 # --peak-tflops overrides (or gives one for another card).
@@ -307,7 +348,7 @@ def bench_loader(config, workers, batches, warmup):
 
 def run_benchmark(config, batch=2, train_size=384, test_size=960, device=None, amp=False,
                   warmup=1, reps=3, skip=(), loader_workers=None, loader_batches=100,
-                  peak=None, out=None) -> dict:
+                  peak=None, out=None, crf_eval_images=32) -> dict:
     """Every measurement the command line offers; returns the report (and
     writes it as JSON to ``out``)."""
     malloc_tuned = keep_freed_memory()  # as tools/train.py does
@@ -328,11 +369,17 @@ def run_benchmark(config, batch=2, train_size=384, test_size=960, device=None, a
                                model.weak_head.in_channels, device, warmup, reps))
     if 'crf' not in skip:
         res.update(bench_crf(warmup, reps))
-    rates = {}
+    rates, ratios = {}, {}
     train_dtype = res.pop('train_dtype', None)
     if 'loader' not in skip:
         rates.update(bench_loader(config, loader_workers, loader_batches, warmup=2))
-    ratios = {}
+    if 'crf_eval' not in skip:
+        crf_eval = bench_crf_eval(crf_eval_images)
+        if crf_eval['crf_eval_serial_miou'] != crf_eval['crf_eval_pool_miou']:
+            raise RuntimeError(f'CRF evaluation differs between serial and pool: {crf_eval}')
+        rates.update(crf_eval)
+        ratios['crf_eval pool / serial (images/s)'] = \
+            crf_eval['crf_eval_pool_images_per_s'] / crf_eval['crf_eval_serial_images_per_s']
     if 'train_full' in res:
         ratios['train_full / train_backbone'] = res['train_full'] / res['train_backbone']
         rates['train_images_per_s'] = batch / res['train_full']

@@ -35,7 +35,7 @@ def test_runs_every_part_and_reports_consistent_ratios(tmp_path):
     run([sys.executable, 'tools/analysis_tools/benchmark.py', DEMO_CONFIG, '--batch', '2',
          '--train-size', '96', '--test-size', '96', '--warmup', '0', '--reps', '2',
          '--skip', 'crf', '--loader-workers', '0', '--loader-batches', '3',
-         '--out', str(out)], tool_env())
+         '--crf-eval-images', '3', '--out', str(out)], tool_env())
     report = json.loads(out.read_text())
     sec, rates, ratios = report['seconds'], report['rates'], report['ratios']
     for key in ('train_backbone', 'train_full', 'infer_backbone', 'infer_full',
@@ -48,6 +48,10 @@ def test_runs_every_part_and_reports_consistent_ratios(tmp_path):
     assert rates['train_tflop_per_s'] > 0
     assert 'model_flop_utilisation' not in rates  # no peak known for a CPU
     assert report['malloc_tuned'] is True
+    # the evaluation's CRF, image after image and in the pool: the same mIoU
+    assert rates['crf_eval_serial_miou'] == rates['crf_eval_pool_miou'] > 0
+    assert ratios['crf_eval pool / serial (images/s)'] == \
+        rates['crf_eval_pool_images_per_s'] / rates['crf_eval_serial_images_per_s']
 
 
 def test_a_non_finite_step_reports_no_speed():
@@ -67,5 +71,5 @@ def test_flop_utilisation_uses_the_peak_of_the_steps_precision(monkeypatch):
 
 def test_amp_run_on_cpu_is_bf16_and_finite(tmp_path):
     report = benchmark.run_benchmark(DEMO_CONFIG, batch=2, train_size=64, amp=True, warmup=0,
-                                     reps=1, skip=('infer', 'heads', 'crf', 'loader'))
+                                     reps=1, skip=('infer', 'heads', 'crf', 'crf_eval', 'loader'))
     assert report['train_dtype'] == 'bfloat16' and report['seconds']['train_full'] > 0

@@ -26,10 +26,12 @@ def main(argv=None):
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--reps', type=int, default=3)
     parser.add_argument('--skip', nargs='*', default=[],
-                        choices=['train', 'infer', 'heads', 'crf', 'loader'])
+                        choices=['train', 'infer', 'heads', 'crf', 'crf_eval', 'loader'])
     parser.add_argument('--loader-workers', type=int,
                         help="data-loader workers (default: the config's)")
     parser.add_argument('--loader-batches', type=int, default=100)
+    parser.add_argument('--crf-eval-images', type=int, default=32,
+                        help='images of the CRF-evaluation measurement')
     parser.add_argument('--peak-tflops', type=float,
                         help="the card's peak for the step's precision, for the FLOP "
                         'utilisation (known: ' + ', '.join(PEAK_TFLOPS['bfloat16']) + ')')
@@ -38,7 +40,7 @@ def main(argv=None):
     report = run_benchmark(
         args.config, args.batch, args.train_size, args.test_size, args.device, args.amp,
         args.warmup, args.reps, args.skip, args.loader_workers, args.loader_batches,
-        args.peak_tflops, args.out)
+        args.peak_tflops, args.out, args.crf_eval_images)
     print(f"{'what':36s} {'value':>10s}")
     for k, v in report['seconds'].items():
         print(f'{k:36s} {v:10.4f} s')
