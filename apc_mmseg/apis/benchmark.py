@@ -221,7 +221,7 @@ def bench_crf_eval(num_images=32, workers='auto'):
             metric.process({}, samples)
             miou = metric.evaluate(len(samples))['mIoU']
             out[f'crf_eval_{name}_images_per_s'] = num_images / (time.perf_counter() - t0)
-            out[f'crf_eval_{name}_miou'] = miou
+            out[f'crf_eval_{name}_miou'] = float(miou)
         out['crf_eval_workers'] = crf_workers(workers)
     return out
 
