@@ -209,7 +209,8 @@ def crf_eval_samples(root, num_images, num_classes=21):
 def bench_crf_eval(num_images=32, workers='auto'):
     """An evaluation's CRF (``CRFIoUMetric``): images/s with the CRF image after
     image in the evaluating process (``workers=1``, as a CRF inside
-    ``predict`` runs) and in its worker pool (pool start-up included)."""
+    ``predict`` runs) and in its worker pool (start-up included), and the
+    pool's start-up alone (a one-image evaluation, less one serial image)."""
     from ..evaluation import CRFIoUMetric, crf_workers
     out = {}
     with tempfile.TemporaryDirectory() as root:
@@ -223,6 +224,13 @@ def bench_crf_eval(num_images=32, workers='auto'):
             out[f'crf_eval_{name}_images_per_s'] = num_images / (time.perf_counter() - t0)
             out[f'crf_eval_{name}_miou'] = float(miou)
         out['crf_eval_workers'] = crf_workers(workers)
+        metric = CRFIoUMetric(workers=crf_workers(workers))
+        metric.dataset_meta = dict(classes=[str(c) for c in range(21)])
+        t0 = time.perf_counter()
+        metric.process({}, samples[:1])
+        metric.evaluate(1)
+        out['crf_eval_pool_startup_s'] = time.perf_counter() - t0 - \
+            1 / out['crf_eval_serial_images_per_s']
     return out
 
 

@@ -20,6 +20,11 @@ def crf_workers(workers: Union[int, str] = 'auto') -> int:
     return max(1, (cores or 1) // int(os.environ.get('LOCAL_WORLD_SIZE', 1)))
 
 
+def _one_thread() -> None:
+    """Worker start: one core each (the pool already has a process a core)."""
+    torch.set_num_threads(1)
+
+
 def crf_areas(job: tuple) -> tuple:
     """One image: DenseCRF over the given classes' probabilities, then
     mmseg's intersection / union areas against the mask (run in a worker)."""
@@ -75,7 +80,7 @@ class CRFIoUMetric(IoUMetric):
             self.results.append(crf_areas(job))
             return
         if self._pool is None:  # spawn: safe after CUDA is initialised
-            self._pool = get_context('spawn').Pool(self.workers)
+            self._pool = get_context('spawn').Pool(self.workers, initializer=_one_thread)
         self._pending.append(self._pool.apply_async(crf_areas, (job,)))
         while self._pending and (self._pending[0].ready()
                                  or len(self._pending) >= 4 * self.workers):
