@@ -212,24 +212,24 @@ def bench_crf_eval(num_images=32, workers='auto'):
     ``predict`` runs) and in its worker pool (start-up included), and the
     pool's start-up alone (a one-image evaluation, less one serial image)."""
     from ..evaluation import CRFIoUMetric, crf_workers
-    out = {}
-    with tempfile.TemporaryDirectory() as root:
-        samples = crf_eval_samples(root, num_images)
-        for name, n in (('serial', 1), ('pool', crf_workers(workers))):
-            metric = CRFIoUMetric(workers=n)
-            metric.dataset_meta = dict(classes=[str(c) for c in range(21)])
-            t0 = time.perf_counter()
-            metric.process({}, samples)
-            miou = metric.evaluate(len(samples))['mIoU']
-            out[f'crf_eval_{name}_images_per_s'] = num_images / (time.perf_counter() - t0)
-            out[f'crf_eval_{name}_miou'] = float(miou)
-        out['crf_eval_workers'] = crf_workers(workers)
-        metric = CRFIoUMetric(workers=crf_workers(workers))
+
+    def evaluate(samples, n):
+        """(seconds, mIoU) of one evaluation with ``n`` CRF processes."""
+        metric = CRFIoUMetric(workers=n)
         metric.dataset_meta = dict(classes=[str(c) for c in range(21)])
         t0 = time.perf_counter()
-        metric.process({}, samples[:1])
-        metric.evaluate(1)
-        out['crf_eval_pool_startup_s'] = time.perf_counter() - t0 - \
+        metric.process({}, samples)
+        miou = metric.evaluate(len(samples))['mIoU']
+        return time.perf_counter() - t0, float(miou)
+
+    pool = crf_workers(workers)
+    out = dict(crf_eval_workers=pool)
+    with tempfile.TemporaryDirectory() as root:
+        samples = crf_eval_samples(root, num_images)
+        for name, n in (('serial', 1), ('pool', pool)):
+            seconds, out[f'crf_eval_{name}_miou'] = evaluate(samples, n)
+            out[f'crf_eval_{name}_images_per_s'] = num_images / seconds
+        out['crf_eval_pool_startup_s'] = evaluate(samples[:1], pool)[0] - \
             1 / out['crf_eval_serial_images_per_s']
     return out
 
