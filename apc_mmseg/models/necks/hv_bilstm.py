@@ -19,6 +19,13 @@ class HVBiLSTM(BaseModule):
     ``[B, 4h, H, W]`` (h = ``hidden_channels``, D/4 by default, so 4h = D);
     the other levels pass through unchanged.
 
+    The LSTMs always compute in float32 with autocast off. Under CUDA
+    autocast, torch runs cuDNN RNNs in float16 whatever the autocast dtype
+    (its ``_cudnn_rnn`` autocast kernel casts to half), and a bf16 run has no
+    loss scaler: L_pcl's gradient at the neck's output (~1e-9 at VOC's
+    shapes) would fall below float16's smallest subnormal and vanish. The
+    output is float32 (``[B, 4h, H, W]``) under any autocast.
+
     Args:
         in_channels (int): D, channels of the refined level.
         hidden_channels (int, optional): h per direction. Defaults to D // 4.
@@ -70,11 +77,12 @@ class HVBiLSTM(BaseModule):
     def refine(self, x: Tensor) -> Tensor:
         """``[B, D, H, W] -> [B, 4h, H, W]`` (channels-last memory)."""
         B, D, H, W = x.shape
-        x = self.dropout(x)
+        x = self.dropout(x).to(torch.promote_types(x.dtype, torch.float32))
         rows = x.permute(3, 0, 2, 1).reshape(W, B * H, D)  # along the width
         cols = x.permute(2, 0, 3, 1).reshape(H, B * W, D)  # along the height
-        rows = self.lstm_h(rows)[0].view(W, B, H, -1).permute(1, 2, 0, 3)
-        cols = self.lstm_v(cols)[0].view(H, B, W, -1).permute(1, 0, 2, 3)
+        with torch.autocast(x.device.type, enabled=False):
+            rows = self.lstm_h(rows)[0].view(W, B, H, -1).permute(1, 2, 0, 3)
+            cols = self.lstm_v(cols)[0].view(H, B, W, -1).permute(1, 0, 2, 3)
         return torch.cat([rows, cols], dim=-1).permute(0, 3, 1, 2)
 
     def forward(self, inputs: Sequence[Tensor]) -> Tuple[Tensor, ...]:
