@@ -5,8 +5,8 @@ import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
-
-from apc_mmseg.utils import run_stage
+from mmengine.runner import Runner
+from mmseg.registry import RUNNERS
 
 
 def parse_args(argv=None):
@@ -73,8 +73,9 @@ def build_config(args) -> Config:
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    run_stage(build_config(args), args.launcher, 'test')
+    cfg = build_config(parse_args(argv))
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    runner.test()
 
 
 if __name__ == '__main__':

@@ -7,8 +7,8 @@ import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
-
-from apc_mmseg.utils import run_stage
+from mmengine.runner import Runner
+from mmseg.registry import RUNNERS
 
 
 def parse_args(argv=None):
@@ -40,25 +40,27 @@ def build_config(args) -> Config:
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.amp:
+        # As mmseg's tool; APCRunner then keeps the non-finite guard and picks
+        # bf16 without a loss scaler where the GPU computes it natively, else
+        # fp16 with the scaler.
         kind = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if kind in ('AmpOptimWrapper', 'GuardedAmpOptimWrapper'):
+        if kind == 'AmpOptimWrapper':
             print_log('AMP training is already enabled in your config.',
                       logger='current', level=logging.WARNING)
         else:
-            # Keep the non-finite guard when the config has it; it picks bf16
-            # without a loss scaler where the GPU supports it, else fp16 + scaler.
-            if kind == 'GuardedOptimWrapper':
-                cfg.optim_wrapper.type = 'GuardedAmpOptimWrapper'
-            else:
-                cfg.optim_wrapper.type = 'AmpOptimWrapper'
-                cfg.optim_wrapper.loss_scale = 'dynamic'
+            assert kind == 'OptimWrapper', (
+                '`--amp` is only supported when the optimizer wrapper type is '
+                f'`OptimWrapper` but got {kind}.')
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.loss_scale = 'dynamic'
     cfg.resume = args.resume
     return cfg
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    run_stage(build_config(args), args.launcher, 'train')
+    cfg = build_config(parse_args(argv))
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    runner.train()
 
 
 if __name__ == '__main__':

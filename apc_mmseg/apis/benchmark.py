@@ -62,9 +62,10 @@ def timed_together(fns, device, warmup, reps):
 def build_model(config, device):
     """The config's model with random weights (speed does not depend on them)
     and its optim wrapper's config."""
+    from apc_mmseg.engine import guard_optim_wrapper
     cfg = Config.fromfile(config)
     cfg.model.backbone.init_cfg = None
-    return MODELS.build(cfg.model).to(device), cfg.optim_wrapper
+    return MODELS.build(cfg.model).to(device), guard_optim_wrapper(cfg.optim_wrapper)
 
 
 def fake_batch(model, batch, size, device, seed=0):
@@ -85,9 +86,10 @@ def fake_batch(model, batch, size, device, seed=0):
 
 
 def amp_dtype(device):
-    """What ``--amp`` trains in: GuardedAmpOptimWrapper's choice on a GPU, bf16 on CPU."""
-    from apc_mmseg.engine.guarded_optim_wrapper import resolve_amp_dtype
-    return getattr(torch, resolve_amp_dtype('auto')) if device.type == 'cuda' else torch.bfloat16
+    """What ``--amp`` trains in (APCRunner's choice): on a GPU bf16 where it is
+    native, else fp16; bf16 on CPU."""
+    from apc_mmseg.engine import resolve_amp_dtype
+    return getattr(torch, resolve_amp_dtype()) if device.type == 'cuda' else torch.bfloat16
 
 
 def bench_train(model, data, optim_wrapper, device, amp, warmup, reps):
@@ -201,7 +203,7 @@ def crf_eval_samples(root, num_images, num_classes=21):
         for c in [0] + present:
             probs[c] += (mask == c) * 0.6 + 0.2
         probs /= probs.sum(0, keepdims=True)
-        samples.append(dict(img_path=path, seg_logits=dict(data=torch.from_numpy(probs)),
+        samples.append(dict(img_path=path, seg_logits=dict(data=torch.from_numpy(np.log(probs))),
                             gt_sem_seg=dict(data=torch.from_numpy(mask.astype(np.int64))[None])))
     return samples
 

@@ -25,6 +25,7 @@ import numpy as np
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.runner import Runner
+from mmseg.registry import RUNNERS
 from PIL import Image
 
 from ..datasets.demo_data import generate
@@ -100,7 +101,7 @@ def run_demo(config: str, data: str = 'data/demo', work_dir: str = 'work_dirs/de
     if iters:
         cfg.train_cfg.max_iters = cfg.train_cfg.val_interval = iters
         cfg.default_hooks.checkpoint.interval = iters
-    runner = Runner.from_cfg(cfg)
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     runner.train()
     ckpt = osp.join(work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
     train_seconds = time.perf_counter() - t0
@@ -168,3 +169,27 @@ def run_demo_seeds(config: str, seeds, data: str = 'data/demo',
     with open(osp.join(work_dir, 'seeds_summary.json'), 'w') as f:
         json.dump(summary, f, indent=2)
     return summary
+
+
+def compare_runs(work_dirs, names=None) -> str:
+    """A markdown table of several ``run_demo_seeds`` results (their
+    ``seeds_summary.json``), one row per work dir: the decode head's val mIoU
+    and the pseudo masks' train mIoU without and with CRF, each as
+    mean ± sample std with the per-seed values."""
+    header = None
+    lines = []
+    for i, work_dir in enumerate(work_dirs):
+        with open(osp.join(work_dir, 'seeds_summary.json')) as f:
+            summary = json.load(f)
+        cells = [(row['what'], split, row[split]) for row in summary['rows']
+                 if not row['what'].startswith('baseline')
+                 for split in ('val', 'train') if row[split] is not None]
+        if header is None:
+            header = [f'{what} ({split})' for what, split, _ in cells]
+            lines += ['| run | ' + ' | '.join(header) + ' |',
+                      '|---|' + '---|' * len(header)]
+        name = names[i] if names else osp.basename(osp.normpath(work_dir))
+        lines.append(f'| {name} | ' + ' | '.join(
+            f"{c['mean']:.1f} ± {c['std']:.1f} (" + ' '.join(f'{v:.1f}' for v in c['values'])
+            + ')' for _, _, c in cells) + ' |')
+    return '\n'.join(lines)

@@ -1,40 +1,67 @@
 import random
+from typing import List, Optional
 
 import numpy as np
 import torch
-from mmengine.hooks import Hook
+from mmengine.dist import all_gather_object, get_rank, get_world_size
+from mmengine.hooks import CheckpointHook, Hook
+from mmengine.logging import print_log
 from mmseg.registry import HOOKS
 
 
 @HOOKS.register_module()
 class RNGStateHook(Hook):
-    """Keep the main process's random states in checkpoints, so a resumed run
+    """Keep every rank's random states in checkpoints, so a resumed run
     draws the same dropout masks as an uninterrupted one.
 
     mmengine restores the weights, optimiser, schedulers and iteration, and
-    reseeds the data workers identically, but not the generators of the main
-    process. This hook stores torch's (CPU and CUDA), numpy's and Python's
-    states at every save and puts them back when training resumes. Exact
-    resumption also needs ``num_workers >= 1`` (with 0, the skipped batches'
-    augmentations draw from the main process's generators).
+    reseeds the data workers identically, but not the generators of the
+    training processes. Each rank's torch CPU state, the state of its own CUDA
+    device (when it uses one), numpy's and Python's go into the checkpoint,
+    one entry per rank (``rng_state['ranks']``). mmengine writes checkpoints on
+    rank 0 alone (``Runner.save_checkpoint`` runs there only), so the ranks
+    pool their states one step earlier, in ``after_train_iter`` of an
+    iteration at which the ``CheckpointHook`` will save (this hook runs before
+    it; nothing draws in between). A checkpoint saved at another moment (the
+    best one, after validation) holds rank 0's states only.
 
-    The generator states are stored as numpy byte arrays, not tensors: mmengine
-    loads a checkpoint with ``map_location`` set to the training device, which
-    would move tensors to CUDA, where ``torch.set_rng_state`` refuses them.
-    States saved as tensors (older checkpoints) are brought back to the CPU.
+    On resume rank r takes entry r. With another number of processes, ranks
+    without an entry keep this run's seeding and entries without a rank are
+    unused; the log says which. Exact resumption also needs
+    ``num_workers >= 1`` (with 0, the skipped batches' augmentations draw from
+    the main process's generators).
+
+    States are stored as numpy arrays, not tensors: mmengine loads a
+    checkpoint with ``map_location`` set to the training device, which would
+    move tensors to CUDA, where ``torch.set_rng_state`` refuses them. States
+    saved as tensors, or in the one-entry layout of older checkpoints
+    (``rng_state['torch']``, rank 0's, with every device's CUDA state), are
+    read too.
     """
 
-    priority = 'VERY_LOW'
+    priority = 'LOW'  # before the CheckpointHook (VERY_LOW)
 
     def __init__(self):
         self._pending = None
+        self._pooled = None  # (iteration, every rank's states)
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        self._pool_if_saving(runner, by_epoch=False)
+
+    def after_train_epoch(self, runner) -> None:
+        self._pool_if_saving(runner, by_epoch=True)
+
+    def _pool_if_saving(self, runner, by_epoch: bool) -> None:
+        # Every rank decides alike (the CheckpointHook's own rule), so every
+        # rank joins the collective.
+        if any(checkpoint_due(hook, runner, by_epoch) for hook in runner.hooks
+               if isinstance(hook, CheckpointHook)):
+            self._pooled = (runner.iter, all_gather_object(own_state()))
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        state = dict(torch=torch.get_rng_state().numpy(), numpy=np.random.get_state(),
-                     python=random.getstate())
-        if torch.cuda.is_available() and torch.cuda.is_initialized():
-            state['cuda'] = [s.numpy() for s in torch.cuda.get_rng_state_all()]
-        checkpoint['rng_state'] = state
+        pooled = self._pooled
+        ranks = pooled[1] if pooled and pooled[0] == runner.iter else [own_state()]
+        checkpoint['rng_state'] = dict(ranks=ranks)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         self._pending = checkpoint.get('rng_state')
@@ -42,14 +69,62 @@ class RNGStateHook(Hook):
     def before_train(self, runner) -> None:
         # Only a resumed run (iteration > 0) continues the old sequence;
         # `load_from` starts a new run from its own seed.
-        state, self._pending = self._pending, None
-        if state is None or runner.iter == 0:
+        saved, self._pending = self._pending, None
+        if saved is None or runner.iter == 0:
             return
-        torch.set_rng_state(as_cpu_bytes(state['torch']))
-        np.random.set_state(state['numpy'])
-        random.setstate(state['python'])
-        if 'cuda' in state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([as_cpu_bytes(s) for s in state['cuda']])
+        ranks = saved['ranks'] if 'ranks' in saved else [legacy_entry(saved)]
+        rank, world = get_rank(), get_world_size()
+        if rank < len(ranks):
+            restore_state(ranks[rank])
+        if len(ranks) != world:
+            kept = min(len(ranks), world)
+            print_log(
+                f'random states: the checkpoint has {len(ranks)} rank(s), this run '
+                f'{world}; ranks 0-{kept - 1} continue their saved streams, '
+                + (f'ranks {kept}-{world - 1} keep this run\'s seeding'
+                   if world > kept else
+                   f'the saved streams of ranks {kept}-{len(ranks) - 1} are unused'),
+                logger='current', level=30)
+
+
+def checkpoint_due(hook: CheckpointHook, runner, by_epoch: bool) -> bool:
+    """Whether ``hook`` saves in this ``after_train_iter`` (``by_epoch``
+    False) or ``after_train_epoch`` (True): its own rule, mmengine 0.10."""
+    if hook.by_epoch != by_epoch:
+        return False
+    if by_epoch:
+        return bool(hook.every_n_epochs(runner, hook.interval, hook.save_begin) or
+                    (hook.save_last and hook.is_last_train_epoch(runner)))
+    return bool(hook.every_n_train_iters(runner, hook.interval, hook.save_begin) or
+                (hook.save_last and hook.is_last_train_iter(runner)))
+
+
+def own_state() -> dict:
+    """This process's generator states (CPU arrays and Python objects)."""
+    state = dict(torch=torch.get_rng_state().numpy(), numpy=np.random.get_state(),
+                 python=random.getstate())
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state['cuda'] = torch.cuda.get_rng_state().numpy()  # this rank's device
+    return state
+
+
+def restore_state(state: dict) -> None:
+    torch.set_rng_state(as_cpu_bytes(state['torch']))
+    np.random.set_state(state['numpy'])
+    random.setstate(state['python'])
+    if state.get('cuda') is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state(as_cpu_bytes(state['cuda']))
+
+
+def legacy_entry(saved: dict) -> dict:
+    """Rank 0's entry from the one-entry layout, whose ``cuda`` held the
+    states of every visible device: this device's, if there is one."""
+    entry = {k: saved[k] for k in ('torch', 'numpy', 'python')}
+    cuda: Optional[List] = saved.get('cuda')
+    if cuda and torch.cuda.is_available():
+        index = torch.cuda.current_device()
+        entry['cuda'] = cuda[index] if index < len(cuda) else None
+    return entry
 
 
 def as_cpu_bytes(state) -> torch.Tensor:

@@ -5,11 +5,10 @@ from .launch import (
                      finish_distributed,
                      launcher_world_size,
                      prepare_distributed,
-                     run_stage,
                      split_global_batch,
 )
 from .malloc import keep_freed_memory
 
 __all__ = ['AtomicLocalBackend', 'allow_tf32', 'allow_mmengine_checkpoints', 'finish_distributed',
            'keep_freed_memory', 'launcher_world_size', 'prepare_distributed',
-           'run_stage', 'split_global_batch', 'use_atomic_local_writes']
+           'split_global_batch', 'use_atomic_local_writes']

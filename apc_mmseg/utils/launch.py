@@ -6,8 +6,6 @@ import os
 import torch
 import torch.distributed as dist
 
-from .malloc import keep_freed_memory
-
 
 def prepare_distributed(cfg, launcher: str) -> None:
     """Make mmengine's launchers work on CPU-only machines too.
@@ -83,8 +81,10 @@ def split_global_batch(cfg, world_size: int) -> None:
     APC's schedules count iterations of ``global_batch_size`` images (16, the
     paper's), so the warm-up and the run mean the same epochs on 1, 2 or 8
     GPUs. A config without ``global_batch_size`` (None) keeps mmseg's
-    per-process ``batch_size``. A differing per-process value is replaced,
-    with a warning that says so.
+    per-process ``batch_size``. The per-process value is replaced; a warning
+    says so when it was neither the split nor ``global_batch_size`` itself
+    (the value a config written for one process carries), i.e. when someone
+    asked for another per-process batch.
     """
     from mmengine.logging import print_log
     total = cfg.get('global_batch_size', None)
@@ -98,7 +98,7 @@ def split_global_batch(cfg, world_size: int) -> None:
             'train_dataloader.batch_size')
     per_process = total // world_size
     given = cfg.train_dataloader.get('batch_size')
-    if given not in (None, per_process):
+    if given not in (None, per_process, total):
         print_log(f'train_dataloader.batch_size={given} replaced by {per_process}: '
                   f'global_batch_size={total} over {world_size} process(es); set '
                   'global_batch_size=None to choose the per-process batch yourself',
@@ -106,20 +106,3 @@ def split_global_batch(cfg, world_size: int) -> None:
     cfg.train_dataloader.batch_size = per_process
     print_log(f'training batch: {total} images a step = {world_size} process(es) x '
               f'{per_process}', logger='current')
-
-
-def run_stage(cfg, launcher: str, stage: str) -> dict:
-    """What ``tools/train.py`` and ``tools/test.py`` do with their config: set up
-    the launcher (gloo without CUDA), malloc and, for training, TF32; build
-    mmengine's Runner; run ``stage`` ('train' or 'test'); leave the process
-    group cleanly. Returns the test metrics (empty for training)."""
-    from mmengine.runner import Runner
-    prepare_distributed(cfg, launcher)
-    keep_freed_memory()
-    if stage == 'train':
-        allow_tf32()
-        split_global_batch(cfg, launcher_world_size(launcher))
-    runner = Runner.from_cfg(cfg)
-    result = getattr(runner, stage)()
-    finish_distributed(runner)
-    return result if isinstance(result, dict) else {}

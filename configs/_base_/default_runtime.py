@@ -1,9 +1,12 @@
 custom_imports = dict(imports=['apc_mmseg'], allow_failed_imports=False)
 default_scope = 'mmseg'
+# Every launcher (mmseg's tools/train.py, mim, ours) builds this runner: the batch
+# split over processes, CPU launches, the guarded (AMP) optimizer wrapper.
+runner_type = 'APCRunner'
 env_cfg = dict(
     cudnn_benchmark=True,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'),  # tools/train.py switches to gloo without CUDA
+    dist_cfg=dict(backend='nccl'),  # APCRunner switches to gloo without CUDA
 )
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')

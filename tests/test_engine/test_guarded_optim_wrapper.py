@@ -108,25 +108,88 @@ def test_max_consecutive_skips_must_be_positive():
                                   optimizer=torch.optim.SGD([torch.zeros(1)], lr=0.1)))
 
 
-def test_amp_wrapper_uses_bf16_without_a_scaler_where_supported(monkeypatch):
-    """`--amp` on a GPU with bf16: no loss scaler, the guard checks gradients;
-    fp16 elsewhere keeps mmengine's dynamic scaler. (mmengine refuses to build
-    an AMP wrapper without a GPU, so the GPU is pretended here; the update
-    itself runs on CPU.)"""
+def pretend_gpu(monkeypatch, major, minor):
+    """A CUDA device of compute capability ``major.minor`` as torch 2.14's
+    ``is_bf16_supported`` sees it: emulated bf16 tensors work on every card,
+    so by default it answers True on a T4 (sm_75) too. mmengine refuses to
+    build an AMP wrapper without a GPU, so that is pretended too; the update
+    itself runs on CPU."""
+    from types import SimpleNamespace
+
     from mmengine.optim.optimizer import amp_optimizer_wrapper
     monkeypatch.setattr(amp_optimizer_wrapper, 'is_cuda_available', lambda: True)
+    monkeypatch.setattr(torch.version, 'hip', None)
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
-    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda *a, **k: True)
+    monkeypatch.setattr(torch.cuda, 'current_device', lambda: 0)
+    monkeypatch.setattr(torch.cuda, 'get_device_properties',
+                        lambda device=None: SimpleNamespace(major=major, minor=minor))
+    monkeypatch.setattr(torch.cuda, '_check_bf16_tensor_supported', lambda device: True)
+
+
+def amp_wrapper(params):
+    """What `--amp` makes of the configs' wrapper (mmseg's tools/train.py and
+    ours), guarded by APCRunner."""
+    from apc_mmseg.engine import guard_optim_wrapper
+    cfg = dict(type='AmpOptimWrapper', loss_scale='dynamic', nonfinite='skip',
+               optimizer=torch.optim.SGD(params, lr=0.5))
+    return OPTIM_WRAPPERS.build(guard_optim_wrapper(cfg))
+
+
+def test_amp_on_a_pre_ampere_gpu_is_fp16_with_the_dynamic_scaler(monkeypatch):
+    pretend_gpu(monkeypatch, 7, 5)
+    assert torch.cuda.is_bf16_supported()  # torch's default counts emulation
     w = torch.nn.Parameter(torch.ones(3))
-    wrapper = OPTIM_WRAPPERS.build(dict(type='GuardedAmpOptimWrapper',
-                                        optimizer=torch.optim.SGD([w], lr=0.5)))
-    assert wrapper.cast_dtype == torch.bfloat16 and wrapper.loss_scaler is None
+    wrapper = amp_wrapper([w])
+    assert type(wrapper).__name__ == 'GuardedAmpOptimWrapper'
+    assert wrapper.cast_dtype == torch.float16 and wrapper.loss_scaler is not None
+    assert wrapper._scale_update_param is None  # mmengine's 'dynamic': no fixed scale
+
+
+def test_amp_on_ampere_is_bf16_without_a_scaler_and_keeps_the_guard(monkeypatch):
+    pretend_gpu(monkeypatch, 8, 0)
+    w = torch.nn.Parameter(torch.ones(3))
+    wrapper = amp_wrapper([w])
+    assert type(wrapper).__name__ == 'GuardedBF16OptimWrapper'
+    assert wrapper.cast_dtype == torch.bfloat16 and getattr(wrapper, 'loss_scaler', None) is None
     wrapper.update_params((w * torch.tensor([1.0, 2.0, 3.0])).sum())
     torch.testing.assert_close(w.detach(), torch.tensor([0.5, 0.0, -0.5]))
     assert 'loss_scaler' not in wrapper.state_dict()
     wrapper.update_params(w.sum() * float('nan'))  # the guard still watches
     assert wrapper.skipped_steps == 1
-    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda *a, **k: False)
-    fp16 = OPTIM_WRAPPERS.build(dict(type='GuardedAmpOptimWrapper',
-                                     optimizer=torch.optim.SGD([w], lr=0.5)))
-    assert fp16.cast_dtype == torch.float16 and fp16.loss_scaler is not None
+
+
+def test_bf16_wrapper_runs_the_forward_under_autocast():
+    model = torch.nn.Linear(4, 4)
+    wrapper = OPTIM_WRAPPERS.build(dict(type='GuardedBF16OptimWrapper',
+                                        optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
+    with wrapper.optim_context(model):
+        out = model(torch.ones(2, 4))
+    assert out.dtype == torch.bfloat16
+    assert model(torch.ones(2, 4)).dtype == torch.float32
+
+
+def test_one_host_sync_a_step_and_it_comes_after_backward(monkeypatch):
+    """The guard's decision (loss and gradients finite on every rank) costs one
+    host sync, after the backward pass, and no per-tensor norm."""
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_model_cfg())
+    wrapper = OPTIM_WRAPPERS.build(dict(
+        type='GuardedOptimWrapper', optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
+    losses = model(**model.data_preprocessor(batch(), True), mode='loss')
+    loss = sum(v for k, v in losses.items() if k.startswith('loss'))
+    events = []
+
+    def recording(name, fn):
+        def wrapped(*args, **kwargs):
+            events.append(name)
+            return fn(*args, **kwargs)
+        return wrapped
+    for name in ('item', 'tolist', '__bool__', '__float__', '__int__', 'numpy', 'cpu', 'norm'):
+        monkeypatch.setattr(torch.Tensor, name, recording(name, getattr(torch.Tensor, name)))
+    monkeypatch.setattr(wrapper, 'backward', recording('backward', wrapper.backward))
+    monkeypatch.setattr(wrapper, 'step', recording('step', wrapper.step))
+    wrapper.update_params(loss)
+    before_step = events[:events.index('step')]
+    assert before_step == ['backward', 'tolist'], events
+
+

@@ -1,5 +1,11 @@
 """A run killed with SIGKILL and resumed ends where an uninterrupted run ends;
-the same seed gives the same loss curve; a checkpoint is never half-written."""
+the same seed gives the same loss curve; a checkpoint is never half-written.
+
+On CPU the runs are deterministic and compared exactly. CUDA has no
+deterministic kernels for some of APC's ops (APCRunner refuses
+``randomness.deterministic`` there), so on CUDA what is compared exactly is
+what resuming promises, the random states every generator holds at the end,
+and the losses to a tolerance."""
 import json
 import os
 import signal
@@ -12,7 +18,7 @@ import torch
 from conftest import DEMO_CONFIG, DEVICES, REPO, cfg_options_argv, device_env, run, tiny_cfg_options
 
 
-def options(data_root, max_iters=60):
+def options(data_root, device, max_iters=60):
     opts = tiny_cfg_options(data_root, max_iters=max_iters)
     opts.update({
         'train_dataloader.num_workers': 1,  # workers are reseeded identically on resume
@@ -20,7 +26,7 @@ def options(data_root, max_iters=60):
         'default_hooks.checkpoint.interval': 10,
         'default_hooks.checkpoint.max_keep_ckpts': 10,
         'default_hooks.logger.interval': 1,
-        'randomness.deterministic': True,
+        'randomness.deterministic': device.type == 'cpu',
     })
     return opts
 
@@ -41,15 +47,30 @@ def losses(work_dir):
 def uninterrupted(request, tmp_path_factory, demo_data):
     """An uninterrupted run on each device; returns (work dir, its environment)."""
     work = tmp_path_factory.mktemp('straight')
-    env = device_env(torch.device(request.param))
-    run(train_cmd(work, options(demo_data)), env)
-    return work, env
+    device = torch.device(request.param)
+    env = device_env(device)
+    run(train_cmd(work, options(demo_data, device)), env)
+    return work, env, device
+
+
+def rng_states(checkpoint):
+    """Every generator state in a checkpoint, as comparable bytes."""
+    import pickle
+    state = torch.load(checkpoint, map_location='cpu', weights_only=False)['rng_state']
+    return [pickle.dumps({k: (v.tobytes() if hasattr(v, 'tobytes') else v)
+                          for k, v in sorted(rank.items())}) for rank in state['ranks']]
+
+
+def same_losses(a, b, device):
+    if device.type == 'cpu':
+        return a == b
+    return a.keys() == b.keys() and all(abs(a[k] - b[k]) <= 1e-2 * abs(a[k]) + 1e-5 for k in a)
 
 
 def test_sigkill_then_resume_equals_an_uninterrupted_run(uninterrupted, demo_data, tmp_path):
     """On CUDA too: the checkpoint's random states come back onto the device."""
-    uninterrupted, env = uninterrupted
-    opts = options(demo_data)
+    uninterrupted, env, device = uninterrupted
+    opts = options(demo_data, device)
     proc = subprocess.Popen(train_cmd(tmp_path, opts), cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
@@ -66,22 +87,29 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(uninterrupted, demo_dat
     assert not (tmp_path / 'iter_60.pth').exists()  # it really was cut short
     killed_at = marker.read_text().strip()
     run(train_cmd(tmp_path, opts, resume=True), env)
-    a = torch.load(uninterrupted / 'iter_60.pth', map_location='cpu', weights_only=False)
-    b = torch.load(tmp_path / 'iter_60.pth', map_location='cpu', weights_only=False)
-    diff = max((a['state_dict'][k].float() - b['state_dict'][k].float()).abs().max().item()
-               for k in a['state_dict'])
-    assert diff == 0.0, f'resumed from {killed_at}: max weight difference {diff}'
-    # The losses after the resume point are the same too.
+    # Every generator (torch CPU and CUDA, numpy, Python) is where the
+    # uninterrupted run's is: the same random draws were made.
+    assert rng_states(uninterrupted / 'iter_60.pth') == rng_states(tmp_path / 'iter_60.pth'), \
+        f'resumed from {killed_at}'
     la, lb = losses(uninterrupted), losses(tmp_path)
-    assert la[60] == lb[60] and la[45] == lb[45]
+    assert same_losses({k: la[k] for k in (45, 60)}, {k: lb[k] for k in (45, 60)}, device)
+    if device.type == 'cpu':
+        a = torch.load(uninterrupted / 'iter_60.pth', map_location='cpu', weights_only=False)
+        b = torch.load(tmp_path / 'iter_60.pth', map_location='cpu', weights_only=False)
+        diff = max((a['state_dict'][k].float() - b['state_dict'][k].float()).abs().max().item()
+                   for k in a['state_dict'])
+        assert diff == 0.0, f'resumed from {killed_at}: max weight difference {diff}'
+    if device.type == 'cuda':
+        assert 'cuda' in torch.load(tmp_path / 'iter_60.pth', map_location='cpu',
+                                    weights_only=False)['rng_state']['ranks'][0]
 
 
 def test_same_seed_same_loss_curve(uninterrupted, demo_data, tmp_path):
-    uninterrupted, env = uninterrupted
-    run(train_cmd(tmp_path, options(demo_data)), env)
+    uninterrupted, env, device = uninterrupted
+    run(train_cmd(tmp_path, options(demo_data, device)), env)
     first, second = losses(uninterrupted), losses(tmp_path)
     assert len(first) == 60
-    assert first == second
+    assert same_losses(first, second, device)
 
 
 def test_a_kill_while_saving_leaves_the_previous_checkpoint(tmp_path, monkeypatch):

@@ -45,3 +45,76 @@ def test_tensor_states_of_older_checkpoints_on_any_device(device):
     hook.after_load_checkpoint(FakeRunner(), dict(rng_state=state))
     hook.before_train(FakeRunner())
     assert draws() == want
+
+
+# ----------------------------------------------------- several processes
+def rank_options(data_root, max_iters=8):
+    from conftest import tiny_cfg_options
+    opts = tiny_cfg_options(data_root, max_iters=max_iters)
+    opts.update({
+        'train_dataloader.num_workers': 1,  # workers are reseeded identically on resume
+        'train_dataloader.persistent_workers': True,
+        'train_cfg.val_interval': 1000,  # no validation
+        'default_hooks.checkpoint.interval': 4,
+        'randomness.diff_rank_seed': True,  # each rank its own dropout stream
+    })
+    return opts
+
+
+def dist_train(work_dir, procs, data_root, resume=False, max_iters=8):
+    import sys
+
+    from conftest import DEMO_CONFIG, cfg_options_argv, free_port, run, tool_env
+    env = tool_env()
+    env.update(PORT=str(free_port()), PYTHON=sys.executable, CUDA_VISIBLE_DEVICES='')
+    return run(['bash', 'tools/dist_train.sh', DEMO_CONFIG, str(procs), '--work-dir',
+                str(work_dir)] + (['--resume'] if resume else [])
+               + cfg_options_argv(rank_options(data_root, max_iters)), env)
+
+
+def resume_from(checkpoint, work_dir, keep_ranks=None):
+    """``work_dir`` set up to resume from a copy of ``checkpoint`` (with only
+    the first ``keep_ranks`` random states: what a run of that many processes
+    writes)."""
+    work_dir.mkdir()
+    state = torch.load(checkpoint, map_location='cpu', weights_only=False)
+    if keep_ranks is not None:
+        state['rng_state']['ranks'] = state['rng_state']['ranks'][:keep_ranks]
+    torch.save(state, work_dir / 'iter_4.pth')
+    (work_dir / 'last_checkpoint').write_text(str(work_dir / 'iter_4.pth'))
+
+
+def weights(path):
+    return torch.load(path, map_location='cpu', weights_only=False)['state_dict']
+
+
+@pytest.fixture(scope='module')
+def two_rank_run(tmp_path_factory, demo_data):
+    work = tmp_path_factory.mktemp('two_ranks')
+    dist_train(work, 2, demo_data)
+    return work
+
+
+def test_each_rank_resumes_its_own_streams(two_rank_run, demo_data, tmp_path):
+    """2 processes, each with its own dropout stream, resumed from iteration 4:
+    the weights at 8 equal those of the uninterrupted run (with rank 0's streams
+    on both ranks they would not)."""
+    saved = torch.load(two_rank_run / 'iter_4.pth', map_location='cpu', weights_only=False)
+    ranks = saved['rng_state']['ranks']
+    assert len(ranks) == 2 and not np.array_equal(ranks[0]['torch'], ranks[1]['torch'])
+    resume_from(two_rank_run / 'iter_4.pth', tmp_path / 'resumed')
+    dist_train(tmp_path / 'resumed', 2, demo_data, resume=True)
+    a, b = weights(two_rank_run / 'iter_8.pth'), weights(tmp_path / 'resumed' / 'iter_8.pth')
+    diff = max((a[k].float() - b[k].float()).abs().max().item() for k in a)
+    assert diff == 0.0, f'max weight difference {diff}'
+
+
+@pytest.mark.parametrize('saved,now', [(2, 1), (1, 2)])
+def test_resume_with_another_number_of_processes(two_rank_run, demo_data, tmp_path,
+                                                  saved, now):
+    resume_from(two_rank_run / 'iter_4.pth', tmp_path / 'resumed', keep_ranks=saved)
+    log = dist_train(tmp_path / 'resumed', now, demo_data, resume=True)
+    assert (tmp_path / 'resumed' / 'iter_8.pth').is_file()
+    assert f'the checkpoint has {saved} rank(s), this run {now}' in log
+    assert ('ranks 1-1 keep this run\'s seeding' if now > saved else
+            'the saved streams of ranks 1-1 are unused') in log

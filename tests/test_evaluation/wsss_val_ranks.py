@@ -7,9 +7,9 @@ import sys
 
 from mmengine.config import Config
 from mmengine.dist import get_rank
-from mmengine.runner import Runner
 
-from apc_mmseg.utils import finish_distributed, prepare_distributed
+from apc_mmseg.engine import APCRunner
+from apc_mmseg.utils import finish_distributed
 
 
 def main(config, checkpoint, data_root, work_dir, out):
@@ -20,8 +20,7 @@ def main(config, checkpoint, data_root, work_dir, out):
     # mmengine's CheckpointHook can keep a best checkpoint only while training
     cfg.default_hooks.checkpoint.save_best = None
     cfg.load_from, cfg.work_dir, cfg.launcher = checkpoint, work_dir, 'pytorch'
-    prepare_distributed(cfg, 'pytorch')
-    runner = Runner.from_cfg(cfg)
+    runner = APCRunner.from_cfg(cfg)
     metrics = runner.val()
     if get_rank() == 0:
         with open(out, 'w') as f:

@@ -6,9 +6,9 @@ import sys
 
 import torch
 from mmengine.config import Config
-from mmengine.runner import Runner
 
-from apc_mmseg.utils import finish_distributed, prepare_distributed
+from apc_mmseg.engine import APCRunner
+from apc_mmseg.utils import finish_distributed
 
 
 def main(config, work_dir, data_root):
@@ -22,8 +22,7 @@ def main(config, work_dir, data_root):
     cfg.train_cfg.val_interval = 100  # no validation in this check
     cfg.work_dir = work_dir
     cfg.launcher = 'pytorch'
-    prepare_distributed(cfg, 'pytorch')
-    runner = Runner.from_cfg(cfg)
+    runner = APCRunner.from_cfg(cfg)
     runner.train()
     model = runner.model.module if hasattr(runner.model, 'module') else runner.model
     torch.save(model.state_dict(), os.path.join(work_dir, f"rank{os.environ['RANK']}.pth"))

@@ -47,3 +47,14 @@ def test_world_size_of_each_launcher(monkeypatch):
     assert launcher_world_size('pytorch') == 4
     assert launcher_world_size('slurm') == 8
     assert launcher_world_size('mpi') == 2
+
+
+def test_the_configs_one_process_batch_is_split_without_a_warning():
+    """The configs carry batch_size = global_batch_size (their value for one
+    process): nobody asked for another per-process batch, so no warning."""
+    import logging
+    with mmlogger_records() as records:
+        cfg = cfg_with(16, batch_size=16)
+        split_global_batch(cfg, 2)
+    assert cfg.train_dataloader.batch_size == 8
+    assert not [r for r in records if r.levelno == logging.WARNING]

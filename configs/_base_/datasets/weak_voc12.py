@@ -26,7 +26,7 @@ tta_pipeline = [
     ]),
 ]
 train_dataloader = dict(
-    batch_size=16,  # per process: tools/train.py sets global_batch_size / processes
+    batch_size=16,  # one process; APCRunner sets global_batch_size / processes
     num_workers=4,
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),

@@ -1,14 +1,15 @@
 # docs/method.md, schedule: Adam; lr 1e-3 for 2 epochs with the ViT held (neck and heads
 # train), then 1e-4 for everything with the last 5 ViT blocks unfrozen.
 # VOC train_aug at batch 16: 662 iterations an epoch; 10k iterations ~ 15 epochs.
-# Iterations are of 16 images on any number of GPUs: tools/train.py gives each of
-# N processes 16 / N (apc_mmseg.utils.split_global_batch), so the warm-up is 2 epochs
-# and the run 15 on 1, 2 or 8 GPUs. global_batch_size=None: mmseg's per-process batch.
+# Iterations are of 16 images on any number of GPUs: APCRunner (runner_type, under
+# any launcher) gives each of N processes 16 / N, so the warm-up is 2 epochs and
+# the run 15 on 1, 2 or 8 GPUs. global_batch_size=None: mmseg's per-process batch.
 global_batch_size = 16
 optim_wrapper = dict(
-    # A NaN/inf loss or gradient never reaches the weights: 'skip' the step
-    # (logged with the iteration and image ids) or 'stop' the run.
-    type='GuardedOptimWrapper',
+    # mmengine's type, so that mmseg's `tools/train.py --amp` accepts it; APCRunner
+    # adds the guard: a NaN/inf loss or gradient never reaches the weights, 'skip'
+    # the step (logged with the iteration and image ids) or 'stop' the run.
+    type='OptimWrapper',
     nonfinite='skip',
     # fused: one kernel for all tensors (the step's Adam 2x faster on CPU).
     optimizer=dict(type='Adam', lr=1e-3, weight_decay=0.0, fused=True),

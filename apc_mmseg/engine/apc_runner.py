@@ -1,0 +1,70 @@
+import atexit
+import copy
+import weakref
+
+import torch
+from mmengine.logging import print_log
+from mmengine.runner import Runner
+from mmseg.registry import RUNNERS
+
+from ..utils.launch import (allow_tf32, finish_distributed, launcher_world_size,
+                            prepare_distributed, split_global_batch)
+from ..utils.malloc import keep_freed_memory
+from .amp import guard_optim_wrapper
+
+
+def refuse_cuda_determinism(cfg) -> None:
+    """``randomness.deterministic=True`` cannot hold for APC on CUDA: torch
+    has no deterministic CUDA kernel for the backward of bicubic
+    interpolation (the ViT's position-embedding resize) nor for
+    ``torch.histc`` on floats (mmseg's ``IoUMetric``), and raises at the first
+    of them, mid-run. Refuse before anything is built."""
+    if (cfg.get('randomness') or {}).get('deterministic') and torch.cuda.is_available():
+        raise ValueError(
+            'randomness.deterministic=True is not supported on CUDA: torch has no '
+            'deterministic CUDA kernel for the backward of bicubic interpolation (the '
+            "ViT's position-embedding resize) or for torch.histc on floats (mmseg's "
+            'IoUMetric), so the run would stop at the first of them. Drop it (a resumed '
+            'run still restores every random state), or run on CPU (CUDA_VISIBLE_DEVICES=).')
+
+
+@RUNNERS.register_module()
+class APCRunner(Runner):
+    """mmengine's ``Runner`` with what every APC run needs, whatever starts it.
+
+    Configs name it (``runner_type = 'APCRunner'``), so mmseg's own
+    ``tools/train.py`` / ``dist_train.sh``, ``mim train`` and ours build it
+    alike. ``from_cfg``: without CUDA, the ``pytorch`` launcher gets a gloo
+    process group and DDP no device ids (mmengine's would call
+    ``torch.cuda.set_device``); ``global_batch_size`` is shared by the
+    processes (``split_global_batch``); the optimizer wrapper gets the
+    non-finite guard, and ``AmpOptimWrapper`` (``--amp``) becomes bf16
+    autocast or fp16 with a loss scaler, as the GPU allows
+    (``guard_optim_wrapper``); ``randomness.deterministic`` is refused on CUDA;
+    glibc keeps freed memory. ``train`` turns TF32 on for CUDA float32
+    matmuls. A distributed run leaves its process group at exit, before the
+    interpreter shuts its threads down.
+    """
+
+    @classmethod
+    def from_cfg(cls, cfg) -> 'APCRunner':
+        cfg = copy.deepcopy(cfg)
+        launcher = cfg.get('launcher', 'none')
+        refuse_cuda_determinism(cfg)
+        prepare_distributed(cfg, launcher)
+        if cfg.get('optim_wrapper') is not None:
+            guard_optim_wrapper(cfg.optim_wrapper)
+            print_log(f"optimizer wrapper: {cfg.optim_wrapper.get('type', 'OptimWrapper')}",
+                      logger='current')
+        if cfg.get('train_dataloader') is not None:
+            split_global_batch(cfg, launcher_world_size(launcher))
+        keep_freed_memory()
+        runner = super().from_cfg(cfg)
+        if runner.distributed:
+            ref = weakref.ref(runner)
+            atexit.register(lambda: finish_distributed(ref()))
+        return runner
+
+    def train(self) -> torch.nn.Module:
+        allow_tf32()
+        return super().train()

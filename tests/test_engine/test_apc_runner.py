@@ -1,0 +1,56 @@
+"""APCRunner: what every launcher gets from the configs' ``runner_type``:
+mmseg's own tools/train.py on 1 and 2 gloo processes trains the configured
+global batch, its --amp keeps the guard, deterministic runs are refused on
+CUDA before anything is built."""
+import glob
+import os.path as osp
+import sys
+
+import mmseg
+import pytest
+import torch
+from conftest import DEMO_CONFIG, cfg_options_argv, free_port, run, tool_env
+from mmengine.config import Config
+
+from apc_mmseg.engine import APCRunner
+
+MMSEG_TRAIN = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools', 'train.py')
+
+
+def mmseg_train(work_dir, options, procs, *extra):
+    env = tool_env()
+    env['CUDA_VISIBLE_DEVICES'] = ''
+    launch = [sys.executable, MMSEG_TRAIN] if procs == 1 else [
+        sys.executable, '-m', 'torch.distributed.run', f'--nproc_per_node={procs}',
+        f'--master_port={free_port()}', MMSEG_TRAIN]
+    return run(launch + [DEMO_CONFIG, '--work-dir', str(work_dir),
+                         '--launcher', 'none' if procs == 1 else 'pytorch', *extra]
+               + cfg_options_argv(options), env)
+
+
+@pytest.mark.parametrize('procs,amp', [(1, True), (2, False)], ids=['1proc-amp', '2procs'])
+def test_mmsegs_own_train_tool_trains_the_global_batch(procs, amp, tiny_options, tmp_path):
+    options = dict(tiny_options, global_batch_size=4, **{
+        'train_dataloader.batch_size': 4,  # as the configs: the one-process value
+        'train_cfg.max_iters': 2, 'train_cfg.val_interval': 2,
+        'default_hooks.checkpoint.interval': 2})
+    log = mmseg_train(tmp_path, options, procs, *(['--amp'] if amp else []))
+    assert f'training batch: 4 images a step = {procs} process(es) x {4 // procs}' in log, \
+        log[-3000:]
+    assert 'replaced by' not in log  # the config's own batch_size is no user's choice
+    wrapper = 'GuardedBF16OptimWrapper' if amp else 'GuardedOptimWrapper'
+    assert f'optimizer wrapper: {wrapper}' in log
+    assert osp.isfile(osp.join(tmp_path, 'iter_2.pth'))
+    if procs == 2:
+        text = open(glob.glob(osp.join(tmp_path, '*', '*.log'))[0]).read()
+        assert "dist_cfg: {'backend': 'gloo'}" in text
+
+
+def test_deterministic_is_refused_on_cuda_before_anything_is_built(monkeypatch, tmp_path):
+    cfg = Config.fromfile(DEMO_CONFIG)
+    cfg.work_dir = str(tmp_path)
+    cfg.randomness = dict(seed=0, deterministic=True)
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    with pytest.raises(ValueError, match='deterministic=True is not supported on CUDA.*bicubic'):
+        APCRunner.from_cfg(cfg)
+    assert not list(tmp_path.iterdir())  # nothing was written
