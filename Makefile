@@ -6,7 +6,12 @@ PIP := $(PY) -m pip
 TORCH_VERSION ?= 2.14.1
 TORCHVISION_VERSION ?= 0.29.1
 MMCV_VERSION ?= 2.1.0
-STAMP := $(VENV)/.installed
+# torch's build: empty takes PyPI's default (the newest CUDA, e.g. +cu130, which
+# needs a driver >= 580); cu126, cu128, cpu, ... take that build from PyTorch's
+# index (e.g. `make install TORCH_CUDA=cu126` on a CUDA 12 driver).
+TORCH_CUDA ?=
+TORCH_INDEX := $(if $(TORCH_CUDA),--index-url https://download.pytorch.org/whl/$(TORCH_CUDA),)
+STAMP := $(VENV)/.installed$(if $(TORCH_CUDA),-$(TORCH_CUDA),)
 
 .PHONY: install test lint demo gpu-check clean-venv mmcv
 
@@ -17,7 +22,9 @@ STAMP := $(VENV)/.installed
 # CUDA version or cpu: tools/misc/mmcv_build_tag.py), so a new venv on the same
 # machine installs the right one in seconds and a CPU build never lands where
 # CUDA ops are wanted. FORCE_CUDA=1 builds CUDA ops, FORCE_CUDA=0 CPU ops
-# (GPUs hidden from the build), unset: CUDA when torch sees a GPU.
+# (GPUs hidden from the build), unset: CUDA when torch sees a GPU. CUDA builds
+# get TORCH_CUDA_ARCH_LIST (yours, else the visible GPUs', else a default list,
+# so a build node without a GPU works); MAX_JOBS defaults to the machine's cores.
 WHEELHOUSE ?= $(HOME)/.cache/apc_mmseg/wheels
 MMCV_TAG_SCRIPT := tools/misc/mmcv_build_tag.py
 
@@ -27,7 +34,8 @@ install: $(STAMP)
 $(STAMP): requirements.txt requirements-dev.txt setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip "setuptools<81" wheel ninja
-	$(PIP) install -q torch==$(TORCH_VERSION) torchvision==$(TORCHVISION_VERSION)
+	$(PIP) install -q torch==$(TORCH_VERSION) torchvision==$(TORCHVISION_VERSION) $(TORCH_INDEX)
+	$(PY) $(MMCV_TAG_SCRIPT) --check-torch "$(TORCH_CUDA)"
 	MMCV_VERSION=$(MMCV_VERSION) $(PY) $(MMCV_TAG_SCRIPT) --check-installed || \
 		$(MAKE) --no-print-directory mmcv
 	$(PIP) install -q -r requirements.txt -r requirements-dev.txt
@@ -58,16 +66,18 @@ clean-venv:
 
 mmcv:
 	@set -e; export MMCV_VERSION=$(MMCV_VERSION); tag=$$($(PY) $(MMCV_TAG_SCRIPT)); \
+	archs=$$($(PY) $(MMCV_TAG_SCRIPT) --arch-list); \
 	dir=$(WHEELHOUSE)/mmcv-$(MMCV_VERSION)/$$tag; \
 	if ! ls $$dir/mmcv-$(MMCV_VERSION)-*.whl >/dev/null 2>&1; then \
-		case $$tag in *-cpu) cuda=0; export CUDA_VISIBLE_DEVICES=;; *) cuda=1;; esac; \
+		case $$tag in *-cpu-*) cuda=0; export CUDA_VISIBLE_DEVICES=;; \
+			*) cuda=1; export TORCH_CUDA_ARCH_LIST="$$archs";; esac; \
 		echo "building mmcv $(MMCV_VERSION) for $$tag (about 10 minutes on 2 cores)"; \
 		tmp=$$(mktemp -d); \
 		$(PIP) download -q --no-deps --no-binary :all: --no-build-isolation -d $$tmp mmcv==$(MMCV_VERSION); \
 		tar xzf $$tmp/mmcv-$(MMCV_VERSION).tar.gz -C $$tmp; \
 		sed -i 's/-std=c++1[47]/-std=c++20/g' $$tmp/mmcv-$(MMCV_VERSION)/setup.py; \
 		mkdir -p $$dir; \
-		MMCV_WITH_OPS=1 FORCE_CUDA=$$cuda MAX_JOBS=$${MAX_JOBS:-2} \
+		MMCV_WITH_OPS=1 FORCE_CUDA=$$cuda MAX_JOBS=$${MAX_JOBS:-$$(nproc)} \
 			$(PIP) wheel --no-deps --no-build-isolation -w $$dir $$tmp/mmcv-$(MMCV_VERSION); \
 		rm -rf $$tmp; \
 	fi; \

@@ -25,7 +25,7 @@ def _inputs(model, img: Union[str, np.ndarray]):
 def decode_probs(model, img: Union[str, np.ndarray]) -> Tensor:
     """The decode head's class probabilities ``[C+1, H, W]`` (no labels)."""
     inputs, samples = _inputs(model, img)
-    probs = model.decode_probs(inputs, [s.metainfo for s in samples])
+    probs = model.decode_probs(inputs)
     return model.postprocess_result(probs, samples)[0].seg_logits.data
 
 
@@ -37,5 +37,5 @@ def patch_scores(model, img: Union[str, np.ndarray],
     [C+1]`` the classes outside them score 0 (as for pseudo masks)."""
     inputs, samples = _inputs(model, img)
     labels = None if image_labels is None else image_labels[None].to(inputs.device).float()
-    scores = model.patch_scores(inputs, [s.metainfo for s in samples], labels)
+    scores = model.patch_scores(inputs, labels)
     return model.postprocess_result(scores, samples)[0].seg_logits.data

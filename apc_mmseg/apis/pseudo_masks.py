@@ -145,7 +145,7 @@ def make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=None, mask_dir=None,
             data = pseudo_collate([dataset[idx]])
             with torch.no_grad():
                 res = model.test_step(data)[0]
-            scores = res.seg_logits.data.float()
+            scores = res.seg_logits.data.float().exp()  # log-scores
             gt = res.gt_sem_seg.data[0].cpu().numpy() if metric is not None else None
             if save_scores:
                 np.save(osp.join(out_dir, info['img_id'] + '.npy'),

@@ -6,8 +6,10 @@ configs/apc/apc_vitb16_voc.py with --amp on generated VOC-layout data at 384
 from random init (losses finite throughout, loss_pcl > 0 at some point,
 loss_cls falling); tools/dist_train.sh on every visible GPU, then --resume
 from its checkpoint; tools/dist_test.sh --out; the benchmark with --amp into
-JSON. Prints one verdict table and exits 1 if anything failed. Without CUDA
-it says so and exits 0: nothing was checked.
+JSON. Prints one verdict table and exits 1 if anything failed. On a machine
+without a GPU it says so and exits 0: nothing was checked. Where `nvidia-smi -L`
+lists a GPU that torch cannot use (a torch build for a newer CUDA than the
+driver, a CPU build) it exits 1 and says what to install.
 
     python tools/analysis_tools/gpu_check.py [--work-dir work_dirs/gpu_check]
 """
@@ -16,22 +18,45 @@ import glob
 import json
 import os
 import os.path as osp
+import shutil
+import socket
 import subprocess
 import sys
 
 import torch
 
-from apc_mmseg.apis.gpu_check import generated_data_options
 from apc_mmseg.apis.training_log import losses_verdict, read_loss_rows
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = 'configs/apc/apc_vitb16_voc.py'
+CONFIG = 'configs/gpu_check/apc_vitb16_generated.py'
+DATASET_KEYS = ('train_dataloader.dataset', 'val_dataloader.dataset.val',
+                'val_dataloader.dataset.train', 'test_dataloader.dataset')
 
 
 def sh(cmd, log):
+    # dist_*.sh: a free port each time, not 29500 (another job may hold it)
+    env = dict(os.environ, PORT=str(free_port()))
     with open(log, 'w') as f:
-        proc = subprocess.run(cmd, cwd=REPO, stdout=f, stderr=subprocess.STDOUT)
+        proc = subprocess.run(cmd, cwd=REPO, stdout=f, stderr=subprocess.STDOUT, env=env)
     return proc.returncode == 0, f'rc {proc.returncode}, log {log}'
+
+
+def listed_gpus():
+    """The GPUs the driver lists (`nvidia-smi -L`), [] without a driver."""
+    if shutil.which('nvidia-smi') is None:
+        return []
+    try:
+        out = subprocess.run(['nvidia-smi', '-L'], capture_output=True, text=True,
+                             timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in out.splitlines() if line.startswith('GPU ')]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
 
 
 def main(argv=None):
@@ -40,6 +65,16 @@ def main(argv=None):
     parser.add_argument('--iters', type=int, default=300)
     args = parser.parse_args(argv)
     if not torch.cuda.is_available():
+        gpus = listed_gpus()
+        if gpus:
+            print(f'gpu-check: FAILED: nvidia-smi lists {len(gpus)} GPU(s) ({gpus[0]}) but '
+                  f'torch {torch.__version__} (CUDA build {torch.version.cuda}) cannot use '
+                  'them. A torch built for a newer CUDA than the driver supports sees no GPU '
+                  '(`nvidia-smi` shows the driver\'s CUDA version): install the matching '
+                  'build, e.g. `make clean-venv; make install TORCH_CUDA=cu126` (or unset '
+                  f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r}).",
+                  file=sys.stderr)
+            return 1
         print(f'gpu-check: no CUDA device is visible (torch {torch.__version__}, '
               f'CUDA build {torch.version.cuda}); nothing was checked.')
         return 0
@@ -49,7 +84,7 @@ def main(argv=None):
     py = sys.executable
     os.environ['PYTHON'] = py  # for dist_*.sh
     data = osp.join(work, 'data')
-    opts = generated_data_options(data)
+    opts = [f'{k}.data_root={data}' for k in DATASET_KEYS]
     results = []
 
     def step(name, ok_detail):
