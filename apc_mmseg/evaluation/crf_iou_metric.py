@@ -44,8 +44,8 @@ class CRFIoUMetric(IoUMetric):
     """mmseg's ``IoUMetric`` of the predictions refined by DenseCRF (the
     paper's protocol for its final figures).
 
-    Each image's class probabilities (``seg_logits``, as APC's models give
-    them) are refined over the classes the prediction contains, with the
+    Each image's class probabilities (the softmax of ``seg_logits``, as mmseg
+    reads them; APC's models store log-probabilities) are refined over the classes the prediction contains, with the
     image read from its path, in a pool of ``workers`` processes that runs
     beside the model: while it predicts the next images, the CRF of the
     previous ones uses the other cores. At most ``4 * workers`` images are in
@@ -68,7 +68,7 @@ class CRFIoUMetric(IoUMetric):
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         num_classes = len(self.dataset_meta['classes'])
         for ds in data_samples:
-            probs = ds['seg_logits']['data'].float()
+            probs = ds['seg_logits']['data'].float().softmax(0)
             keep = probs.argmax(0).unique()
             job = (ds['img_path'], probs[keep].cpu().numpy(), keep.tolist(),
                    ds['gt_sem_seg']['data'].squeeze(0).cpu().numpy(), num_classes,

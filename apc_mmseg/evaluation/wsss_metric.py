@@ -10,7 +10,8 @@ from mmseg.registry import METRICS
 from prettytable import PrettyTable
 from torch import Tensor
 
-from ..utils.sample_keys import IMAGE_SCORES_KEY, TRAIN_MASK_KEY, WSSS_ROLE_KEY
+from ..utils.sample_keys import (IMAGE_SCORES_KEY, PSEUDO_MASK_KEY, TRAIN_MASK_KEY,
+                                 WSSS_ROLE_KEY)
 
 
 def average_precision(scores: Tensor, targets: Tensor) -> Tensor:
@@ -73,7 +74,11 @@ class WSSSMetric(BaseMetric):
         num_classes = len(self.dataset_meta['classes'])
         for ds in data_samples:
             if ds.get(WSSS_ROLE_KEY) == 'train':
-                pred = ds['pred_sem_seg']['data'].squeeze(0)
+                if PSEUDO_MASK_KEY not in ds:
+                    raise KeyError(f"WSSSMetric: {ds.get('img_path')} has no {PSEUDO_MASK_KEY}: "
+                                   'its pipeline must load the image labels '
+                                   '(LoadImageLevelLabels) for an APC model to make one')
+                pred = ds[PSEUDO_MASK_KEY]['data'].squeeze(0)
                 mask = ds[TRAIN_MASK_KEY]['data'].squeeze(0).to(pred)
                 areas = IoUMetric.intersect_and_union(pred, mask, num_classes,
                                                       self.ignore_index)

@@ -6,3 +6,5 @@ WSSS_ROLE_KEY = 'wsss_role'
 TRAIN_MASK_KEY = 'gt_train_sem_seg'
 # data: the image-level classifier's pooled scores [C+1].
 IMAGE_SCORES_KEY = 'pred_image_scores'
+# data: the pseudo mask (patch scores restricted to the sample's gt_image_labels).
+PSEUDO_MASK_KEY = 'pred_pseudo_sem_seg'

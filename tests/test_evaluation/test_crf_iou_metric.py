@@ -31,7 +31,8 @@ def noisy_images(tmp_path, n=3, h=30, w=40):
         p2 = np.clip(np.where(truth == 2, 0.6, 0.4) + rng.normal(0, 0.25, (h, w)), 0.01, 0.99)
         probs = np.zeros((3, h, w), np.float32)
         probs[0], probs[2] = 1 - p2, p2
-        samples.append(dict(img_path=path, seg_logits=dict(data=torch.from_numpy(probs)),
+        log_probs = torch.from_numpy(np.log(np.maximum(probs, 1e-30)))  # as APC's models give
+        samples.append(dict(img_path=path, seg_logits=dict(data=log_probs),
                             pred_sem_seg=dict(data=torch.from_numpy(probs.argmax(0))[None]),
                             gt_sem_seg=dict(data=torch.from_numpy(truth)[None])))
     return samples
@@ -49,7 +50,7 @@ def test_crf_miou_against_the_crf_of_each_image(tmp_path, workers):
     reference = IoUAccumulator(3)
     for s in samples:
         image = cv2.imread(s['img_path'])[..., ::-1].copy()
-        refined = dense_crf(image, s['seg_logits']['data'].numpy(), classes=[0, 2])
+        refined = dense_crf(image, s['seg_logits']['data'].softmax(0).numpy(), classes=[0, 2])
         reference.add(refined.argmax(0), s['gt_sem_seg']['data'][0])
     got = miou_of(CRFIoUMetric(workers=workers), samples)
     assert got == pytest.approx(round(reference.miou(), 2), abs=1e-6)

@@ -33,6 +33,9 @@ def sample(pred, mask=None, train_mask=None, scores=None):
     """A data sample as mmengine's evaluator hands it to a metric (a dict)."""
     out = dict(pred_sem_seg=dict(data=torch.tensor(pred)[None]))
     if train_mask is not None:
+        # pred is the pseudo mask; the decode head's prediction (all 0) is not judged
+        out.update(pred_pseudo_sem_seg=out['pred_sem_seg'],
+                   pred_sem_seg=dict(data=torch.zeros_like(torch.tensor(pred))[None]))
         out.update(wsss_role='train', gt_train_sem_seg=dict(data=torch.tensor(train_mask)[None]),
                    gt_sem_seg=dict(data=torch.full((1, *torch.tensor(pred).shape), 255)))
     else:

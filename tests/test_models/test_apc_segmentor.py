@@ -117,7 +117,7 @@ def test_predict_decode_at_original_size(model, device):
     with torch.no_grad():
         out = model(**data, mode='predict')
     assert out[0].pred_sem_seg.data.shape == (1, 40, 50)
-    probs = out[0].seg_logits.data
+    probs = out[0].seg_logits.data.exp()  # log-probabilities
     assert probs.shape == (NUM_CLASSES, 40, 50)
     assert probs.device.type == device.type
     torch.testing.assert_close(probs.sum(0), torch.ones(40, 50, device=probs.device))
@@ -131,7 +131,8 @@ def test_predict_patch_mode_restricted_to_labels(model, device):
         out = model(**data, mode='predict')
     assert set(out[0].pred_sem_seg.data.unique().tolist()) <= {0, 1}
     assert set(out[1].pred_sem_seg.data.unique().tolist()) <= {0, 2, 3}
-    assert out[0].seg_logits.data[2:].abs().max() == 0  # absent classes score 0
+    tiny = torch.finfo(torch.float32).tiny
+    assert out[0].seg_logits.data[2:].exp().max() <= tiny  # absent classes score 0
 
 
 def test_patch_mode_needs_labels(model):
@@ -148,7 +149,7 @@ def test_predict_with_crf_keeps_labelled_classes(model, device):
     with torch.no_grad():
         out = model(**data, mode='predict')
     assert set(out[1].pred_sem_seg.data.unique().tolist()) <= {0, 2, 3}
-    q = out[1].seg_logits.data
+    q = out[1].seg_logits.data.exp()
     torch.testing.assert_close(q.sum(0), torch.ones(32, 32, device=q.device))
 
 
@@ -161,7 +162,7 @@ def test_flip_averages_the_mirrored_prediction(model):
         mirrored = model.inference(x.flip(-1), metas).flip(-1)
         model.test_cfg.flip = True
         both = model.inference(x, metas)
-    torch.testing.assert_close(both, (plain + mirrored) / 2)
+    torch.testing.assert_close(both.exp(), (plain.exp() + mirrored.exp()) / 2)
 
 
 def test_predict_adds_the_pooled_image_scores(model, device):
@@ -181,24 +182,74 @@ def test_predict_adds_the_pooled_image_scores(model, device):
         torch.testing.assert_close(res.pred_image_scores, w)
 
 
-def test_wsss_training_images_get_their_pseudo_mask(model, device):
-    """In one batch, a sample marked as a training image (WSSSValDataset)
-    gets the patch classifier's mask with its tags, the other the decode
-    head's prediction."""
+def test_tagged_samples_also_get_their_pseudo_mask(model, device):
+    """Every sample gets test_cfg's map and the pooled scores; a sample that
+    carries ``gt_image_labels`` also gets the pseudo mask (patch scores with
+    those tags), from the same forward pass. The model knows nothing of
+    datasets: WSSSMetric picks by role."""
     model.to(device).eval()
     data = model.data_preprocessor(batch(labels=((1, 0, 1, 1), (1, 1, 0, 0))), False)
-    data['data_samples'][0].set_metainfo(dict(wsss_role='train'))
     x, labels = data['inputs'], torch.stack([s.gt_image_labels for s in data['data_samples']])
-    metas = [s.metainfo for s in data['data_samples']]
     with torch.no_grad():
         out = model(**data, mode='predict')
-        pseudo = model.patch_scores(x[:1], metas[:1], labels[:1].to(x.device)).argmax(1)
-        decoded = model.decode_probs(x[1:], metas[1:]).argmax(1)
-    assert torch.equal(out[0].pred_sem_seg.data, pseudo)
-    assert set(pseudo.unique().tolist()) <= {0, 2, 3}
-    assert 'pred_image_scores' not in out[0]
-    assert torch.equal(out[1].pred_sem_seg.data, decoded)
-    assert out[1].pred_image_scores.shape == (NUM_CLASSES,)
+        pseudo = model.patch_scores(x, labels.to(x.device)).argmax(1)
+        decoded = model.decode_probs(x).argmax(1)
+    for i in range(2):
+        assert torch.equal(out[i].pred_pseudo_sem_seg.data[0], pseudo[i])
+        assert torch.equal(out[i].pred_sem_seg.data[0], decoded[i])
+        assert out[i].pred_image_scores.shape == (NUM_CLASSES,)
+    assert set(pseudo[0].unique().tolist()) <= {0, 2, 3}
+    untagged = model.data_preprocessor(batch(), False)
+    del untagged['data_samples'][0].gt_image_labels
+    with torch.no_grad():
+        out = model(**untagged, mode='predict')
+    assert 'pred_pseudo_sem_seg' not in out[0] and 'pred_image_scores' in out[0]
+
+
+def test_tta_averages_the_views_probabilities(model, device):
+    """mmseg's SegTTAModel (``--tta``) averages softmax(seg_logits) over the
+    views: with flip, its prediction is the argmax of the mean of the two
+    views' probabilities, computed here by hand."""
+    from mmseg.models import SegTTAModel
+    model.to(device).eval()
+    tta = SegTTAModel(module=model)
+    views = []
+    for flip in (False, True):
+        data = batch(labels=((1, 1, 0, 0),) * 2, ori=(40, 50))
+        data = {k: v[:1] for k, v in data.items()}
+        data['data_samples'][0].set_metainfo(dict(img_path='view.png'))
+        if flip:
+            data['inputs'] = [t.flip(-1) for t in data['inputs']]
+            data['data_samples'][0].set_metainfo(dict(flip=True, flip_direction='horizontal'))
+        views.append(data)
+    with torch.no_grad():
+        merged = tta.test_step(dict(inputs=[v['inputs'] for v in views],
+                                    data_samples=[v['data_samples'] for v in views]))
+        probs = []
+        for v in views:
+            d = model.data_preprocessor(v, False)
+            res = model.predict(d['inputs'], d['data_samples'])[0]
+            p = model.decode_probs(d['inputs'])
+            p = p.flip(-1) if v is views[1] else p
+            p = torch.nn.functional.interpolate(p, (40, 50), mode='bilinear',
+                                                align_corners=False)[0]
+            # what SegTTAModel takes as the view's probabilities is the view's probabilities
+            torch.testing.assert_close(res.seg_logits.data.softmax(0), p)
+            probs.append(p)
+    want = ((probs[0] + probs[1]) / 2).argmax(0)
+    assert torch.equal(merged[0].pred_sem_seg.data.squeeze(0), want)
+
+
+@pytest.mark.parametrize('test_cfg,match', [
+    (dict(mode='slide', crop_size=(16, 16), stride=(8, 8)), 'unknown option'),
+    (dict(mode='slide'), "mode='slide'.*whole"),
+    (dict(flp=True), r"unknown option\(s\) \['flp'\].*'flip'"),
+])
+def test_test_cfg_is_checked(test_cfg, match):
+    cfg = tiny_model_cfg()
+    cfg.test_cfg.update(test_cfg)
+    with pytest.raises(ValueError, match=match):
+        MODELS.build(cfg)
 
 
 def test_is_an_encoder_decoder():

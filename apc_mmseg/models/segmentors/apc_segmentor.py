@@ -1,8 +1,9 @@
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from mmengine.config import ConfigDict
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
@@ -11,7 +12,7 @@ from torch import Tensor
 
 from ...postprocessing import CRF_DEFAULTS, DEFAULT_UNARY, dense_crf_batch, patch_unary
 from ...utils.checkpoint import CHECKPOINT_SOURCE_KEY
-from ...utils.sample_keys import IMAGE_SCORES_KEY, WSSS_ROLE_KEY
+from ...utils.sample_keys import IMAGE_SCORES_KEY, PSEUDO_MASK_KEY
 
 
 def stack_image_labels(data_samples: Sequence[SegDataSample], num_classes: int) -> Tensor:
@@ -52,9 +53,11 @@ class APCSegmentor(EncoderDecoder):
     - ``crf``: None, or a dict of ``dense_crf`` options (``True``: ViT-PCM's
       defaults, docs/method.md), plus ``workers``; applied at the original
       size on the present classes (predicted or, with labels, labelled).
+    - ``mode``: ``'whole'`` only (any other is refused, as is an unknown key).
 
-    ``seg_logits`` of the results hold class probabilities. ``decode_probs``
-    and ``patch_scores`` give either map whatever ``output`` says.
+    ``seg_logits`` of the results hold log-probabilities (mmseg treats them as
+    logits). ``decode_probs`` and ``patch_scores`` give either map, as
+    probabilities, whatever ``output`` says.
 
     Args:
         weak_head (dict): ``AKPHead`` config.
@@ -79,6 +82,9 @@ class APCSegmentor(EncoderDecoder):
                 f'weak_head.num_classes={self.weak_head.num_classes} differs from '
                 f'decode_head.num_classes={self.num_classes}')
         self._register_load_state_dict_pre_hook(self._check_checkpoint_fits)
+        if self.test_cfg is None:
+            self.test_cfg = ConfigDict()
+        self._check_test_cfg()
 
     def _check_checkpoint_fits(self, state_dict, prefix, local_metadata, *args) -> None:
         """Refuse weights of another architecture instead of half-loading them.
@@ -138,113 +144,139 @@ class APCSegmentor(EncoderDecoder):
     # ----------------------------------------------------------- inference
     def predict(self, inputs: Tensor,
                 data_samples: Optional[List[SegDataSample]] = None) -> List[SegDataSample]:
-        """``test_cfg``'s map per image (``seg_logits``, ``pred_sem_seg``) and
-        the classifier's pooled scores (``pred_image_scores [C+1]``).
+        """What the model computes for each image, from one pass per view:
 
-        Samples that ``WSSSValDataset`` marks as training images get the
-        pseudo mask instead: the patch scores with their ground-truth tags.
+        - ``seg_logits``: log-probabilities ``[C+1, H, W]`` of ``test_cfg``'s
+          map (so mmseg's consumers, ``SegTTAModel`` included, take
+          ``softmax(seg_logits)`` as the probabilities), and ``pred_sem_seg``;
+        - ``pred_image_scores [C+1]``: the classifier's pooled scores;
+        - ``pred_pseudo_sem_seg``, when the sample carries ``gt_image_labels``:
+          the pseudo mask (patch scores restricted to those tags).
+
+        ``WSSSMetric`` picks what it judges by the sample's role.
         """
+        if self.test_cfg is None:
+            self.test_cfg = ConfigDict()
+        self._check_test_cfg()
         if data_samples is None:
-            if self.test_cfg.get('output', 'decode') == 'patch' and \
-                    self.test_cfg.get('use_gt_labels', True):
-                raise ValueError("test_cfg output='patch' with use_gt_labels needs data "
-                                 'samples carrying gt_image_labels')
-            shape = inputs.shape[2:]
-            data_samples = [SegDataSample(metainfo=dict(
-                ori_shape=shape, img_shape=shape, pad_shape=shape,
-                padding_size=[0, 0, 0, 0])) for _ in range(inputs.shape[0])]
-        train = [i for i, ds in enumerate(data_samples)
-                 if ds.metainfo.get(WSSS_ROLE_KEY) == 'train']
-        rest = [i for i in range(len(data_samples)) if i not in train]
-        if train:
-            self._predict_pseudo_masks(inputs[train], [data_samples[i] for i in train])
-        if rest:
-            self._predict_outputs(inputs[rest] if train else inputs,
-                                  [data_samples[i] for i in rest])
+            data_samples = self._bare_samples(inputs)
+        labels = self._image_labels(data_samples)
+        output = self._output()
+        outs = self._views(inputs, labels, (output, 'image_scores') +
+                           (('pseudo',) if labels is not None else ()))
+        self.postprocess_result(outs[output], data_samples)
+        if self.test_cfg.get('crf'):
+            tagged = output == 'patch' and self.test_cfg.get('use_gt_labels', True)
+            self._refine_with_crf(inputs, data_samples, labels if tagged else None)
+        for ds, scores in zip(data_samples, outs['image_scores']):
+            probs = ds.seg_logits.data
+            ds.seg_logits = PixelData(data=probs.clamp_min(torch.finfo(probs.dtype).tiny).log())
+            ds.set_data({IMAGE_SCORES_KEY: scores})
+        if labels is not None:
+            masks = self.postprocess_result(outs['pseudo'], [
+                SegDataSample(metainfo=ds.metainfo) for ds in data_samples])
+            for ds, mask in zip(data_samples, masks):
+                ds.set_data({PSEUDO_MASK_KEY: mask.pred_sem_seg})
         return data_samples
 
-    def _predict_outputs(self, inputs: Tensor, data_samples: List[SegDataSample]) -> None:
-        labels = None
-        if self.test_cfg.get('output', 'decode') == 'patch' and \
-                self.test_cfg.get('use_gt_labels', True):
-            labels = stack_image_labels(data_samples, self.num_classes).to(inputs.device)
-        maps, image_scores = self._maps_and_image_scores(inputs, labels)
-        self.postprocess_result(maps, data_samples)
-        for ds, scores in zip(data_samples, image_scores):
-            ds.set_data({IMAGE_SCORES_KEY: scores})
-        if self.test_cfg.get('crf'):
-            self._refine_with_crf(inputs, data_samples, labels)
+    TEST_CFG_KEYS = ('mode', 'output', 'size', 'scales', 'flip', 'use_gt_labels', 'crf')
 
-    def _predict_pseudo_masks(self, inputs: Tensor, data_samples: List[SegDataSample]) -> None:
-        labels = stack_image_labels(data_samples, self.num_classes).to(inputs.device)
-        self.postprocess_result(
-            self.patch_scores(inputs, [ds.metainfo for ds in data_samples], labels),
-            data_samples)
+    def _check_test_cfg(self) -> None:
+        unknown = sorted(set(self.test_cfg) - set(self.TEST_CFG_KEYS))
+        if unknown:
+            raise ValueError(f'test_cfg: unknown option(s) {unknown}; APCSegmentor takes '
+                             f'{list(self.TEST_CFG_KEYS)}')
+        if self.test_cfg.get('mode', 'whole') != 'whole':
+            raise ValueError(
+                f"test_cfg.mode={self.test_cfg.mode!r}: APCSegmentor infers on the whole "
+                "image only (mode='whole'); it resizes to test_cfg.size itself, so a "
+                'large image needs no sliding window')
+        if self._output() not in ('decode', 'patch'):
+            raise ValueError(f"test_cfg.output must be 'decode' or 'patch', got "
+                             f'{self._output()!r}')
 
-    def decode_probs(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
+    def _output(self) -> str:
+        return self.test_cfg.get('output', 'decode')
+
+    @staticmethod
+    def _bare_samples(inputs: Tensor) -> List[SegDataSample]:
+        shape = inputs.shape[2:]
+        return [SegDataSample(metainfo=dict(ori_shape=shape, img_shape=shape, pad_shape=shape,
+                                            padding_size=[0, 0, 0, 0]))
+                for _ in range(inputs.shape[0])]
+
+    def _image_labels(self, data_samples: List[SegDataSample]) -> Optional[Tensor]:
+        """``[B, C+1]`` tags when every sample carries them, else None (and an
+        error where ``test_cfg`` asks for the tagged patch map)."""
+        if all('gt_image_labels' in ds for ds in data_samples):
+            return stack_image_labels(data_samples, self.num_classes)
+        if self._output() == 'patch' and self.test_cfg.get('use_gt_labels', True):
+            raise ValueError("test_cfg output='patch' with use_gt_labels needs data "
+                             'samples carrying gt_image_labels')
+        return None
+
+    def decode_probs(self, inputs: Tensor) -> Tensor:
         """The decode head's class probabilities ``[B, C+1, H, W]`` at the
         input's size, with ``test_cfg``'s size, scales and flip. No labels."""
-        return self._multi_scale(inputs, lambda x: self.decode_head(
-            self.extract_feat(x)).softmax(dim=1))
+        return self._views(inputs, None, parts=('decode',))['decode']
 
-    def patch_scores(self, inputs: Tensor, batch_img_metas: List[dict],
-                     image_labels: Optional[Tensor] = None) -> Tensor:
+    def patch_scores(self, inputs: Tensor, image_labels: Optional[Tensor] = None) -> Tensor:
         """The patch classifier's class-merged scores ``[B, C+1, H, W]`` (each
         class scaled to a maximum of 1; with ``image_labels [B, C+1]`` the
         other classes score 0), at the input's size with ``test_cfg``'s size,
         scales and flip."""
-        return self._multi_scale(inputs, lambda x: self._patch_map(
-            self.weak_head(self.extract_feat(x)), image_labels))
+        return self._views(inputs, image_labels, parts=('patch',))['patch']
+
+    def inference(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
+        """mmseg's ``EncoderDecoder.inference`` (same signature, the metas
+        unused): log-probabilities of ``test_cfg.output``'s map at the
+        input's size, without tags."""
+        if self.test_cfg is None:
+            self.test_cfg = ConfigDict()
+        self._check_test_cfg()
+        outs = self._views(inputs, None, parts=(self._output(),))
+        probs = outs[self._output()]
+        return probs.clamp_min(torch.finfo(probs.dtype).tiny).log()
+
+    def _views(self, inputs: Tensor, image_labels: Optional[Tensor],
+               parts: Sequence[str]) -> Dict[str, Tensor]:
+        """The mean over ``test_cfg``'s scales and flips of the outputs named
+        in ``parts``, from one forward pass per view: ``decode`` (decode head
+        probabilities), ``patch`` (class-merged patch scores, restricted to
+        ``image_labels`` where ``test_cfg.use_gt_labels``), ``pseudo`` (the
+        patch scores restricted to ``image_labels [B, C+1]``, needed then) and
+        ``image_scores`` (pooled, ``[B, C+1]``). Maps ``[B, K, H, W]`` come
+        back flipped and resized to the input's size."""
+        H, W = inputs.shape[2:]
+        size = self.test_cfg.get('size', None) or (H, W)
+        flips = (False, True) if self.test_cfg.get('flip', False) else (False,)
+        views = [(scale, flip) for scale in self.test_cfg.get('scales', (1.0,)) for flip in flips]
+        tagged_patch = self.test_cfg.get('use_gt_labels', True)
+        total: Dict[str, Tensor] = {}
+        for scale, flip in views:
+            shape = (int(round(size[0] * scale)), int(round(size[1] * scale)))
+            x = inputs if shape == (H, W) else F.interpolate(
+                inputs, shape, mode='bilinear', align_corners=False)
+            feats = self.extract_feat(x.flip(-1) if flip else x)
+            probs = self.weak_head(feats) if set(parts) - {'decode'} else None
+            out = {}
+            if 'decode' in parts:
+                out['decode'] = self.decode_head(feats).softmax(dim=1)
+            if 'patch' in parts:
+                out['patch'] = self._patch_map(probs, image_labels if tagged_patch else None)
+            if 'pseudo' in parts:
+                out['pseudo'] = self._patch_map(probs, image_labels)
+            if 'image_scores' in parts:
+                out['image_scores'] = self.weak_head.pooling(probs)
+            for key, t in out.items():
+                if t.dim() == 4:
+                    t = F.interpolate(t.flip(-1) if flip else t, (H, W), mode='bilinear',
+                                      align_corners=False)
+                total[key] = t if key not in total else total[key] + t
+        return {key: t / len(views) for key, t in total.items()}
 
     def _patch_map(self, probs: Tensor, image_labels: Optional[Tensor]) -> Tensor:
         return self.weak_head.class_merge(probs, image_labels).clamp_min(0)
-
-    def inference(self, inputs: Tensor, batch_img_metas: List[dict],
-                  image_labels: Optional[Tensor] = None) -> Tensor:
-        """``decode_probs`` or ``patch_scores``, as ``test_cfg.output`` says."""
-        return self._maps_and_image_scores(inputs, image_labels)[0]
-
-    def _maps_and_image_scores(self, inputs: Tensor,
-                               image_labels: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
-        """``test_cfg.output``'s map ``[B, C+1, H, W]`` and, from the same
-        forward passes, the classifier's pooled image scores ``[B, C+1]``."""
-        patch = self.test_cfg.get('output', 'decode') == 'patch'
-
-        def outputs(x):
-            feats = self.extract_feat(x)
-            probs = self.weak_head(feats)
-            out = self._patch_map(probs, image_labels) if patch else \
-                self.decode_head(feats).softmax(dim=1)
-            return out, self.weak_head.pooling(probs)
-        return self._multi_scale(inputs, outputs)
-
-    def _multi_scale(self, inputs: Tensor, outputs_of):
-        """Mean of ``outputs_of`` (one tensor or a tuple) over ``test_cfg``'s
-        scales and flips; maps ``[B, K, h, w]`` are flipped back and resized
-        to the input's size, per-image vectors ``[B, K]`` averaged as they are."""
-        H, W = inputs.shape[2:]
-        size = self.test_cfg.get('size', None) or (H, W)
-        scales = self.test_cfg.get('scales', (1.0,))
-        flips = (False, True) if self.test_cfg.get('flip', False) else (False,)
-
-        def restore(t: Tensor, flip: bool) -> Tensor:
-            if t.dim() != 4:
-                return t
-            t = t.flip(-1) if flip else t
-            return F.interpolate(t, (H, W), mode='bilinear', align_corners=False)
-
-        total = None
-        for scale in scales:
-            scaled = (int(round(size[0] * scale)), int(round(size[1] * scale)))
-            x = inputs if scaled == (H, W) else F.interpolate(
-                inputs, scaled, mode='bilinear', align_corners=False)
-            for flip in flips:
-                out = outputs_of(x.flip(-1) if flip else x)
-                out = tuple(restore(t, flip) for t in (out if isinstance(out, tuple) else (out,)))
-                total = out if total is None else tuple(a + b for a, b in zip(total, out))
-        n = len(scales) * len(flips)
-        total = tuple(t / n for t in total)
-        return total if len(total) > 1 else total[0]
 
     def _refine_with_crf(self, inputs: Tensor, results: List[SegDataSample],
                          labels: Optional[Tensor]) -> None:
@@ -256,7 +288,7 @@ class APCSegmentor(EncoderDecoder):
         images, probs, classes = [], [], []
         for i, res in enumerate(results):
             p = res.seg_logits.data.float()
-            if self.test_cfg.get('output', 'decode') == 'patch':
+            if self._output() == 'patch':
                 p = patch_unary(p, None if labels is None else labels[i], unary)
             images.append(self._rgb_image(inputs[i], res.metainfo, p.shape[1:]))
             probs.append(p.cpu().numpy())
