@@ -43,7 +43,14 @@ class AKPHead(BaseModule):
             0 (off) by default.
         in_index (int): Which input level to classify. Defaults to -1.
         ignore_index (int): Label of padded pixels. Defaults to 255.
+        pseudo_label (str): How ``pseudo_labels`` picks each patch's class:
+            ``'class_merge'`` (default; ViT-PCM's practice: the image's tags
+            only, each class divided by its maximum, then argmax) or
+            ``'argmax'`` (the paper's wording: the patch's predicted class,
+            the argmax of P over all classes). docs/method.md has the figures.
     """
+
+    PSEUDO_LABELS = ('class_merge', 'argmax')
 
     def __init__(self,
                  in_channels: int,
@@ -54,8 +61,13 @@ class AKPHead(BaseModule):
                  l2_weight: float = 0.0,
                  in_index: int = -1,
                  ignore_index: int = 255,
+                 pseudo_label: str = 'class_merge',
                  init_cfg=dict(type='Normal', layer='Conv2d', std=0.01)):
         super().__init__(init_cfg)
+        if pseudo_label not in self.PSEUDO_LABELS:
+            raise ValueError(f'pseudo_label must be one of {self.PSEUDO_LABELS}, '
+                             f'got {pseudo_label!r}')
+        self.pseudo_label = pseudo_label
         self.in_channels = in_channels
         self.num_classes = num_classes
         self.in_index = in_index
@@ -108,7 +120,10 @@ class AKPHead(BaseModule):
         ``out_size``); pixels outside ``valid_sizes[b]`` (padding) get
         ``ignore_index``.
         """
-        labels = self.class_merge(probs.detach(), image_labels).argmax(dim=1)
+        probs = probs.detach()
+        if self.pseudo_label == 'class_merge':
+            probs = self.class_merge(probs, image_labels)
+        labels = probs.argmax(dim=1)
         labels = F.interpolate(labels[:, None].float(), size=tuple(out_size),
                                mode='nearest')[:, 0].long()
         # Skip the mask (and its host-to-device copy) when nothing is padded,
