@@ -6,6 +6,7 @@ from mmseg.registry import (
     OPTIM_WRAPPER_CONSTRUCTORS,
     OPTIM_WRAPPERS,
     PARAM_SCHEDULERS,
+    RUNNERS,
     TRANSFORMS,
 )
 
@@ -13,7 +14,8 @@ import apc_mmseg  # noqa: F401
 
 
 def test_registry_names():
-    for name in ('HVBiLSTM', 'AKPHead', 'PatchContrastLoss', 'APCSegmentor'):
+    for name in ('HVBiLSTM', 'AKPHead', 'PatchContrastLoss', 'APCSegmentor',
+                 'AdaptiveKPooling', 'FixedKPooling', 'GlobalMaxPooling', 'GlobalAvgPooling'):
         assert MODELS.get(name) is not None, name
     for name in ('WeakVOCDataset', 'WeakCOCODataset', 'WeakSegDataset'):
         assert DATASETS.get(name) is not None, name
@@ -23,8 +25,9 @@ def test_registry_names():
     for name in ('RNGStateHook', 'BatchImageIdsHook', 'CheckpointFitHook',
                  'RankwiseSegVisualizationHook'):
         assert HOOKS.get(name) is not None, name
-    for name in ('GuardedOptimWrapper', 'GuardedAmpOptimWrapper'):
+    for name in ('GuardedOptimWrapper', 'GuardedAmpOptimWrapper', 'GuardedBF16OptimWrapper'):
         assert OPTIM_WRAPPERS.get(name) is not None, name
+    assert RUNNERS.get('APCRunner') is not None
     assert OPTIM_WRAPPER_CONSTRUCTORS.get('MergedGroupsOptimWrapperConstructor') is not None
     # mmseg's own APCHead (APCNet) is untouched.
     assert MODELS.get('APCHead').__module__.startswith('mmseg.')

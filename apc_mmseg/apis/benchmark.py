@@ -28,7 +28,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import register_all_modules
 
 from ..datasets.demo_data import make_image
-from ..models import build_pooling, patch_contrast_loss
+from ..models import AdaptiveKPooling, patch_contrast_loss
 from ..postprocessing import dense_crf
 from ..utils import allow_tf32, keep_freed_memory
 
@@ -163,7 +163,7 @@ def bench_heads(num_classes, grid, batch, dim, device, warmup, reps):
     emb = torch.randn(batch, dim, grid, grid, device=device, requires_grad=True)
     labels = (torch.rand(batch, num_classes, device=device) > 0.8).float()
     labels[:, 0] = 1
-    akp = build_pooling(dict(type='akp'))
+    akp = AdaptiveKPooling()
     return dict(akp_pooling=timed(lambda: akp(probs), device, warmup, reps),
                 pcl_loss_fwd_bwd=timed(
                     lambda: patch_contrast_loss(emb, probs * 4, labels).backward(),

@@ -7,8 +7,13 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 
-from ..utils.launch import (allow_tf32, finish_distributed, launcher_world_size,
-                            prepare_distributed, split_global_batch)
+from ..utils.launch import (
+    allow_tf32,
+    finish_distributed,
+    launcher_world_size,
+    prepare_distributed,
+    split_global_batch,
+)
 from ..utils.malloc import keep_freed_memory
 from .amp import guard_optim_wrapper
 

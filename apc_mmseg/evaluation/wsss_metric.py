@@ -10,8 +10,7 @@ from mmseg.registry import METRICS
 from prettytable import PrettyTable
 from torch import Tensor
 
-from ..utils.sample_keys import (IMAGE_SCORES_KEY, PSEUDO_MASK_KEY, TRAIN_MASK_KEY,
-                                 WSSS_ROLE_KEY)
+from ..utils.sample_keys import IMAGE_SCORES_KEY, PSEUDO_MASK_KEY, TRAIN_MASK_KEY, WSSS_ROLE_KEY
 
 
 def average_precision(scores: Tensor, targets: Tensor) -> Tensor:

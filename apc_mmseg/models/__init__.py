@@ -1,9 +1,9 @@
 from .heads import AKPHead
-from .layers import AdaptiveKPooling, FixedKPooling, GlobalAvgPooling, build_pooling
+from .layers import AdaptiveKPooling, FixedKPooling, GlobalAvgPooling, GlobalMaxPooling
 from .losses import PatchContrastLoss, patch_contrast_loss
 from .necks import HVBiLSTM
 from .segmentors import APCSegmentor
 
 __all__ = ['AKPHead', 'AdaptiveKPooling', 'FixedKPooling', 'GlobalAvgPooling',
-           'build_pooling', 'PatchContrastLoss', 'patch_contrast_loss',
+           'GlobalMaxPooling', 'PatchContrastLoss', 'patch_contrast_loss',
            'HVBiLSTM', 'APCSegmentor']

@@ -15,7 +15,7 @@ def test_forward_gives_patch_probabilities():
 
 
 def test_loss_is_clipped_bce_of_pooled_scores():
-    head = AKPHead(in_channels=4, num_classes=3, pooling=dict(type='max'))
+    head = AKPHead(in_channels=4, num_classes=3, pooling=dict(type='GlobalMaxPooling'))
     probs = torch.zeros(1, 3, 2, 2)
     probs[0, 0] = torch.tensor([[0.2, 0.7], [0.1, 0.0]])
     probs[0, 1] = torch.tensor([[0.3, 0.1], [0.9, 0.0]])

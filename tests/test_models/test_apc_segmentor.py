@@ -364,3 +364,16 @@ def test_pcl_of_the_step_contrasts_the_neck_output_and_spares_the_classifier():
     assert all(g is not None for g in neck) and sum(g.abs().sum() for g in neck) > 0
     assert model.weak_head.classifier.weight.grad is None  # P only picks the sets
     assert all(p.grad is None for p in model.decode_head.parameters())
+
+
+def test_losses_are_keyed_by_their_loss_name_and_never_overwritten():
+    cfg = tiny_model_cfg()
+    cfg.weak_head.loss_name = 'loss_weak'
+    cfg.pcl_loss.loss_name = 'loss_contrast'
+    model = MODELS.build(cfg)
+    losses = model(**model.data_preprocessor(batch(), True), mode='loss')
+    assert {'loss_weak', 'loss_contrast', 'loss_seg'} <= set(losses)
+    cfg.decode_head.loss_decode.loss_name = 'loss_weak'  # the weak head's key
+    model = MODELS.build(cfg)
+    with pytest.raises(ValueError, match=r"both report \['loss_weak'\]"):
+        model(**model.data_preprocessor(batch(), True), mode='loss')

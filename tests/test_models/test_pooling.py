@@ -1,7 +1,8 @@
 import pytest
 import torch
+from mmseg.registry import MODELS
 
-from apc_mmseg.models import AdaptiveKPooling, FixedKPooling, GlobalAvgPooling, build_pooling
+from apc_mmseg.models import AdaptiveKPooling, FixedKPooling, GlobalAvgPooling
 
 
 def as_map(values, h=3, w=3):
@@ -62,7 +63,8 @@ def test_akp_constant_map_is_capped_at_k_max():
 def test_akp_k_max_one_is_max_pooling_exactly():
     scores = torch.rand(4, 21, 24, 24)
     assert torch.equal(AdaptiveKPooling(k_max=1)(scores), scores.amax(dim=(2, 3)))
-    assert torch.equal(build_pooling(dict(type='max'))(scores), scores.amax(dim=(2, 3)))
+    assert torch.equal(MODELS.build(dict(type='GlobalMaxPooling'))(scores),
+                       scores.amax(dim=(2, 3)))
 
 
 @pytest.mark.parametrize('criterion', ['gap', 'ratio'])
@@ -99,14 +101,15 @@ def test_akp_with_ties_selects_k_patches():
 def test_ablation_poolings():
     scores = as_map([0.6, 0.9, 0.1, 0.75, 0.8])
     assert FixedKPooling(k=2)(scores).item() == pytest.approx(0.85)
-    assert build_pooling(dict(type='topk', k=4))(scores).item() == pytest.approx(0.7625)
+    assert MODELS.build(dict(type='FixedKPooling', k=4))(scores).item() == \
+        pytest.approx(0.7625)
     assert GlobalAvgPooling()(scores).item() == pytest.approx(3.15 / 9)
-    assert build_pooling(dict(type='avg')).select_k(scores).item() == 9
+    assert MODELS.build(dict(type='GlobalAvgPooling')).select_k(scores).item() == 9
 
 
 def test_bad_pooling_configs():
-    with pytest.raises(ValueError, match='unknown pooling'):
-        build_pooling(dict(type='median'))
+    with pytest.raises(KeyError, match='median'):
+        MODELS.build(dict(type='median'))
     with pytest.raises(ValueError, match='criterion'):
         AdaptiveKPooling(criterion='relative')
     with pytest.raises(ValueError, match='k_max'):

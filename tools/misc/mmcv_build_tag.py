@@ -25,7 +25,6 @@ import argparse
 import os
 import sys
 
-
 PY_TAG = f'py{sys.version_info.major}{sys.version_info.minor}'
 
 

@@ -7,7 +7,7 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from ..layers import UniformMaskDropout, build_pooling
+from ..layers import UniformMaskDropout
 
 
 def clip_bce(probs: Tensor, targets: Tensor, eps: float = 1e-7) -> Tensor:
@@ -30,15 +30,19 @@ class AKPHead(BaseModule):
     ``forward``: level ``in_index`` ``[B, D, H, W]`` -> patch probabilities
     ``P [B, C+1, H, W]`` (softmax over classes per patch; channel 0 is the
     background). ``loss_by_probs``: ``P`` and multi-hot ``image_labels [B, C+1]`` ->
-    ``{'loss_cls'}`` (docs/method.md, L_cls). ``pseudo_labels``: ``P`` -> pixel
+    ``{loss_name: L_cls}`` (docs/method.md, L_cls). ``pseudo_labels``: ``P`` -> pixel
     labels ``[B, h, w]`` (docs/method.md, pseudo labels).
 
     Args:
         in_channels (int): D.
         num_classes (int): C + 1, background included.
         dropout (float): Dropout before the classifier. Defaults to 0.2.
-        pooling (dict): ``dict(type='akp' | 'max' | 'avg' | 'topk', ...)``.
+        pooling (dict): a registered pooling, ``[B, C+1, H, W] -> [B, C+1]``:
+            ``AdaptiveKPooling`` (default), ``GlobalMaxPooling``,
+            ``GlobalAvgPooling``, ``FixedKPooling``.
         loss_weight (float): w_cls. Defaults to 1.0.
+        loss_name (str): The key of L_cls in the losses. Defaults to
+            ``'loss_cls'``.
         l2_weight (float): ViT-PCM's classifier penalty ``l2_weight * ΣW²``;
             0 (off) by default.
         in_index (int): Which input level to classify. Defaults to -1.
@@ -56,18 +60,21 @@ class AKPHead(BaseModule):
                  in_channels: int,
                  num_classes: int,
                  dropout: float = 0.2,
-                 pooling: dict = dict(type='akp', k_max=6, delta=0.2, criterion='gap'),
+                 pooling: dict = dict(type='AdaptiveKPooling', k_max=6, delta=0.2,
+                                      criterion='gap'),
                  loss_weight: float = 1.0,
                  l2_weight: float = 0.0,
                  in_index: int = -1,
                  ignore_index: int = 255,
                  pseudo_label: str = 'class_merge',
+                 loss_name: str = 'loss_cls',
                  init_cfg=dict(type='Normal', layer='Conv2d', std=0.01)):
         super().__init__(init_cfg)
         if pseudo_label not in self.PSEUDO_LABELS:
             raise ValueError(f'pseudo_label must be one of {self.PSEUDO_LABELS}, '
                              f'got {pseudo_label!r}')
         self.pseudo_label = pseudo_label
+        self.loss_name = loss_name
         self.in_channels = in_channels
         self.num_classes = num_classes
         self.in_index = in_index
@@ -76,7 +83,7 @@ class AKPHead(BaseModule):
         self.l2_weight = l2_weight
         self.dropout = UniformMaskDropout(dropout)
         self.classifier = nn.Conv2d(in_channels, num_classes, 1, bias=False)
-        self.pooling = build_pooling(pooling)
+        self.pooling = MODELS.build(pooling)
 
     def forward(self, inputs: Sequence[Tensor]) -> Tensor:
         """Patch probabilities ``[B, C+1, H, W]``."""
@@ -94,7 +101,7 @@ class AKPHead(BaseModule):
         loss = clip_bce(scores, image_labels)
         if self.l2_weight:
             loss = loss + self.l2_weight * self.classifier.weight.pow(2).sum()
-        return dict(loss_cls=self.loss_weight * loss)
+        return {self.loss_name: self.loss_weight * loss}
 
     @staticmethod
     def class_merge(probs: Tensor, image_labels: Optional[Tensor]) -> Tensor:

@@ -119,18 +119,26 @@ class APCSegmentor(EncoderDecoder):
         feats = self.extract_feat(inputs)
         probs = self.weak_head(feats)
         losses = self.weak_head.loss_by_probs(probs, labels)
-        losses['loss_pcl'] = self._pcl(feats[self.weak_head.in_index], probs, labels)
+        losses.update(self._pcl(feats[self.weak_head.in_index], probs, labels))
         pseudo = self.weak_head.pseudo_labels(
             probs, labels, inputs.shape[2:],
             [ds.metainfo.get('img_shape', inputs.shape[2:]) for ds in data_samples])
-        losses.update(self.decode_head.loss(
-            feats, self._with_pseudo_masks(data_samples, pseudo), self.train_cfg))
+        decode = self.decode_head.loss(
+            feats, self._with_pseudo_masks(data_samples, pseudo), self.train_cfg)
+        clash = sorted(set(losses) & set(decode))
+        if clash:
+            raise ValueError(f'the decode head and the weak head both report {clash}: '
+                             'give their losses distinct loss_name')
+        losses.update(decode)
         return losses
 
-    def _pcl(self, z: Tensor, probs: Tensor, labels: Tensor) -> Tensor:
+    def _pcl(self, z: Tensor, probs: Tensor, labels: Tensor) -> dict:
         if self.pcl_loss is None:
-            return z.new_zeros(())  # same loss keys on every run and rank
-        return self.pcl_loss(z, probs, labels)
+            return dict(loss_pcl=z.new_zeros(()))  # same loss keys on every run and rank
+        if self.pcl_loss.loss_name in (self.weak_head.loss_name,):
+            raise ValueError(f'pcl_loss and weak_head both use loss_name='
+                             f'{self.pcl_loss.loss_name!r}')
+        return {self.pcl_loss.loss_name: self.pcl_loss(z, probs, labels)}
 
     @staticmethod
     def _with_pseudo_masks(data_samples, pseudo: Tensor) -> List[SegDataSample]:

@@ -33,7 +33,7 @@ model = dict(
         in_channels=768,
         num_classes=21,
         dropout=0.2,
-        pooling=dict(type='akp', k_max=6, delta=0.2, criterion='gap'),
+        pooling=dict(type='AdaptiveKPooling', k_max=6, delta=0.2, criterion='gap'),
         loss_weight=1.0,
         # Classifier start and penalty: measured in docs/crf_unary_and_classifier.md.
         l2_weight=0.0,
