@@ -47,9 +47,9 @@ class CRFIoUMetric(IoUMetric):
     Each image's class probabilities (the softmax of ``seg_logits``, as mmseg
     reads them; APC's models store log-probabilities) are refined over the
     classes the prediction contains, with the image read from its path, in a
-    pool of ``workers`` processes that runs beside the model: while it predicts the next images, the CRF of the
-    previous ones uses the other cores. At most ``4 * workers`` images are in
-    flight. Results of all ranks are gathered as by ``IoUMetric``.
+    pool of ``workers`` processes that runs beside the model: while it
+    predicts the next images, the CRF of the previous ones uses the other
+    cores. At most ``4 * workers`` images are in flight. Results of all ranks are gathered as by ``IoUMetric``.
 
     Args:
         crf (dict, optional): ``dense_crf`` options over ``CRF_DEFAULTS``.
