@@ -49,7 +49,8 @@ class CRFIoUMetric(IoUMetric):
     classes the prediction contains, with the image read from its path, in a
     pool of ``workers`` processes that runs beside the model: while it
     predicts the next images, the CRF of the previous ones uses the other
-    cores. At most ``4 * workers`` images are in flight. Results of all ranks are gathered as by ``IoUMetric``.
+    cores. At most ``4 * workers`` images are in flight. Results of all ranks
+    are gathered as by ``IoUMetric``.
 
     Args:
         crf (dict, optional): ``dense_crf`` options over ``CRF_DEFAULTS``.
