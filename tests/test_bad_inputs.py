@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from conftest import DEMO_CONFIG, mmlogger_records
+from helpers import DEMO_CONFIG, mmlogger_records
 from mmengine.config import Config
 from PIL import Image
 

@@ -63,7 +63,7 @@ def test_config_builds_and_runs_when_shrunk(path):
     torch.manual_seed(0)
     model = MODELS.build(shrink(cfg.model))
     C = model.num_classes
-    from test_models.test_apc_segmentor import batch
+    from helpers import batch
     labels = [[1] + [0] * (C - 1), [1, 1] + [0] * (C - 2)]
     data = model.data_preprocessor(batch(size=(64, 64), labels=labels), True)
     losses = model(**data, mode='loss')

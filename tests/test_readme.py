@@ -7,7 +7,7 @@ import re
 import subprocess
 
 import pytest
-from conftest import REPO, free_port, tool_env
+from helpers import REPO, free_port, tool_env
 
 # What a command needs that the test cannot have: data sets, weights,
 # checkpoints of a real run, a GPU build, or minutes of the full demo/suite.

@@ -3,7 +3,7 @@ import sys
 
 import pytest
 import torch
-from conftest import DEMO_CONFIG, run, tool_env
+from helpers import DEMO_CONFIG, run, tool_env
 
 from apc_mmseg.apis import benchmark
 

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import DEMO_CONFIG, REPO, run, tool_env
+from helpers import DEMO_CONFIG, REPO, run, tool_env
 from mmengine.config import Config
 from PIL import Image
 

@@ -12,9 +12,9 @@ from torch.nn.parallel import DistributedDataParallel
 
 
 def build():
+    from helpers import tiny_model_cfg
     from mmseg.registry import MODELS
     from mmseg.utils import register_all_modules
-    from test_models.test_apc_segmentor import tiny_model_cfg
 
     import apc_mmseg  # noqa: F401
     register_all_modules(init_default_scope=True)
@@ -28,7 +28,7 @@ def build():
 
 
 def data(model, part=None):
-    from test_models.test_apc_segmentor import batch
+    from helpers import batch
     labels = ((1, 1, 0, 0), (1, 0, 1, 1), (1, 0, 0, 1), (1, 1, 1, 0))
     d = batch(n=4, labels=labels, seed=3)
     if part is not None:

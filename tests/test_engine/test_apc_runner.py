@@ -9,7 +9,7 @@ import sys
 import mmseg
 import pytest
 import torch
-from conftest import DEMO_CONFIG, cfg_options_argv, free_port, run, tool_env
+from helpers import DEMO_CONFIG, cfg_options_argv, free_port, run, tool_env
 from mmengine.config import Config
 
 from apc_mmseg.engine import APCRunner

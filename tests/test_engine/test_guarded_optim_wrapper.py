@@ -2,9 +2,9 @@
 the iteration and the images."""
 import pytest
 import torch
+from helpers import batch, tiny_model_cfg
 from mmengine.logging import MessageHub
 from mmseg.registry import MODELS, OPTIM_WRAPPERS
-from test_models.test_apc_segmentor import batch, tiny_model_cfg
 
 from apc_mmseg.engine import record_batch_image_ids
 

@@ -2,7 +2,7 @@ import os.path as osp
 import sys
 
 import torch
-from conftest import free_port, run, tool_env
+from helpers import free_port, run, tool_env
 
 SCRIPT = osp.join(osp.dirname(osp.abspath(__file__)), 'one_vs_two_processes.py')
 

@@ -15,7 +15,7 @@ import time
 
 import pytest
 import torch
-from conftest import DEMO_CONFIG, DEVICES, REPO, cfg_options_argv, device_env, run, tiny_cfg_options
+from helpers import DEMO_CONFIG, DEVICES, REPO, cfg_options_argv, device_env, run, tiny_cfg_options
 
 
 def options(data_root, device, max_iters=60):

@@ -49,7 +49,7 @@ def test_tensor_states_of_older_checkpoints_on_any_device(device):
 
 # ----------------------------------------------------- several processes
 def rank_options(data_root, max_iters=8):
-    from conftest import tiny_cfg_options
+    from helpers import tiny_cfg_options
     opts = tiny_cfg_options(data_root, max_iters=max_iters)
     opts.update({
         'train_dataloader.num_workers': 1,  # workers are reseeded identically on resume
@@ -64,7 +64,7 @@ def rank_options(data_root, max_iters=8):
 def dist_train(work_dir, procs, data_root, resume=False, max_iters=8):
     import sys
 
-    from conftest import DEMO_CONFIG, cfg_options_argv, free_port, run, tool_env
+    from helpers import DEMO_CONFIG, cfg_options_argv, free_port, run, tool_env
     env = tool_env()
     env.update(PORT=str(free_port()), PYTHON=sys.executable, CUDA_VISIBLE_DEVICES='')
     return run(['bash', 'tools/dist_train.sh', DEMO_CONFIG, str(procs), '--work-dir',

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import DEMO_CONFIG, cfg_options_argv, free_port, run, tool_env
+from helpers import DEMO_CONFIG, cfg_options_argv, free_port, run, tool_env
 from mmseg.evaluation import IoUMetric
 
 from apc_mmseg.evaluation import CRFIoUMetric, IoUAccumulator, crf_workers
@@ -79,7 +79,7 @@ def test_an_image_of_another_size_is_named(tmp_path):
 def crf_reference(trained, demo_data):
     """The demo checkpoint's val mIoU with DenseCRF on its decode probabilities,
     image by image in this process."""
-    from conftest import tiny_cfg_options
+    from helpers import tiny_cfg_options
     from mmengine.config import Config
     from mmseg.apis import init_model
 

@@ -4,7 +4,7 @@ import os.path as osp
 import sys
 
 import pytest
-from conftest import DEMO_CONFIG, free_port, run, tool_env
+from helpers import DEMO_CONFIG, free_port, run, tool_env
 
 SCRIPT = osp.join(osp.dirname(osp.abspath(__file__)), 'wsss_val_ranks.py')
 
@@ -12,7 +12,7 @@ SCRIPT = osp.join(osp.dirname(osp.abspath(__file__)), 'wsss_val_ranks.py')
 @pytest.fixture(scope='module')
 def reference(trained, demo_data, tmp_path_factory):
     """The pseudo-mask mIoU of the same 15 training images by make_pseudo_masks."""
-    from conftest import tiny_cfg_options
+    from helpers import tiny_cfg_options
     from mmengine.config import Config
 
     from apc_mmseg.apis import make_pseudo_masks

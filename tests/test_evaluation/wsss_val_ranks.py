@@ -13,7 +13,7 @@ from apc_mmseg.utils import finish_distributed
 
 
 def main(config, checkpoint, data_root, work_dir, out):
-    from conftest import tiny_cfg_options
+    from helpers import tiny_cfg_options
     cfg = Config.fromfile(config)
     cfg.merge_from_dict(tiny_cfg_options(data_root))
     cfg.val_dataloader.dataset.num_train = 15

@@ -3,43 +3,14 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
+from helpers import REPO, batch, tiny_model_cfg
 from mmengine.config import Config
-from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 from apc_mmseg.models import APCSegmentor
 
 NUM_CLASSES = 4
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def tiny_model_cfg(**test_cfg):
-    cfg = Config.fromfile(osp.join(REPO, 'configs/apc/apc_demo_cpu.py')).model
-    cfg.data_preprocessor.size = (32, 32)
-    cfg.backbone = dict(type='mmpretrain.VisionTransformer', img_size=32, patch_size=8,
-                        arch=dict(embed_dims=32, num_layers=2, num_heads=2,
-                                  feedforward_channels=64),
-                        out_indices=(0, 1), out_type='featmap')
-    cfg.neck.in_channels = 32
-    cfg.weak_head.in_channels = 32
-    cfg.decode_head.update(in_channels=[32, 32], in_index=[0, 1], channels=16,
-                           norm_cfg=dict(type='GN', num_groups=4, requires_grad=True))
-    cfg.test_cfg.update(size=(32, 32), **test_cfg)
-    return cfg
-
-
-def batch(n=2, size=(32, 32), labels=((1, 1, 0, 0), (1, 0, 1, 1)), ori=None, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    inputs = [torch.randint(0, 256, (3, *size), generator=g, dtype=torch.uint8) for _ in range(n)]
-    samples = []
-    for i in range(n):
-        ds = SegDataSample(metainfo=dict(img_shape=size, ori_shape=ori or size,
-                                         pad_shape=size, padding_size=[0, 0, 0, 0]))
-        ds.gt_image_labels = torch.tensor(labels[i], dtype=torch.float32)
-        ds.gt_sem_seg = PixelData(data=torch.zeros(1, *(ori or size), dtype=torch.long))
-        samples.append(ds)
-    return dict(inputs=inputs, data_samples=samples)
 
 
 @pytest.fixture

@@ -127,7 +127,7 @@ def test_every_lstm_of_the_model_computes_in_float32_under_autocast(
     output is float32, on CPU's autocast and under CUDA's RNN autocast."""
     if cuda_like:
         request.getfixturevalue('cuda_rnn_autocast')
-    from conftest import REPO
+    from helpers import REPO
     from mmengine.config import Config
     from mmseg.registry import MODELS
     cfg = Config.fromfile(f'{REPO}/configs/apc/apc_vitb16_voc.py').model
@@ -148,7 +148,7 @@ def pcl_gradients(batch, autocast, device):
     """Gradients of L_pcl at Z (the neck's output) and of L_cls + L_pcl at the
     neck's input, at VOC's shapes (24 x 24 patches, D = 768, 21 classes) with
     the VOC config's heads and weights."""
-    from conftest import REPO
+    from helpers import REPO
     from mmengine.config import Config
     from mmseg.registry import MODELS
     cfg = Config.fromfile(f'{REPO}/configs/apc/apc_vitb16_voc.py').model

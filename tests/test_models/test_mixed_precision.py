@@ -5,9 +5,9 @@ import os.path as osp
 
 import pytest
 import torch
+from helpers import batch
 from mmengine.config import Config
 from mmseg.registry import MODELS
-from test_models.test_apc_segmentor import batch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # bf16 keeps 8 bits of mantissa (relative step 2^-8 = 0.4%). Through a

@@ -12,7 +12,7 @@ from apc_mmseg.utils import finish_distributed
 
 
 def main(config, work_dir, data_root):
-    from conftest import tiny_cfg_options
+    from helpers import tiny_cfg_options
     cfg = Config.fromfile(config)
     cfg.merge_from_dict(tiny_cfg_options(data_root, max_iters=4))
     # Blocks 1-2 never train; blocks 3-4 are held at lr 0 until iteration 2.

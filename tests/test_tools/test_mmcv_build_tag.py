@@ -6,7 +6,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import REPO
+from helpers import REPO
 
 SCRIPT = 'tools/misc/mmcv_build_tag.py'  # runs before mmcv exists: not in the package
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 import torch
-from conftest import REPO, cfg_options_argv, device_env, free_port, run, tiny_cfg_options, tool_env
+from helpers import REPO, cfg_options_argv, device_env, free_port, run, tiny_cfg_options, tool_env
 
 CONFIG = osp.join(REPO, 'configs/apc/apc_demo_cpu.py')
 

@@ -1,5 +1,5 @@
 import pytest
-from conftest import mmlogger_records
+from helpers import mmlogger_records
 from mmengine.config import Config
 
 from apc_mmseg.utils import launcher_world_size, split_global_batch

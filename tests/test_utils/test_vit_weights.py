@@ -4,7 +4,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import run, tool_env
+from helpers import run, tool_env
 from mmseg.registry import MODELS
 
 from apc_mmseg.utils.vit_weights import convert, load_source

@@ -1,0 +1,132 @@
+"""What the tests share: paths, the device list, tiny configs and batches,
+running the tools as processes. Fixtures are in conftest.py."""
+import contextlib
+import logging
+import os
+import os.path as osp
+import socket
+import subprocess
+
+import torch
+from mmengine.config import Config
+from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DEMO_CONFIG = osp.join(REPO, 'configs/apc/apc_demo_cpu.py')
+# The key tests run on every device this machine has: `cpu` always, `cuda`
+# when present, so the same suite is the GPU check (`make gpu-check`).
+DEVICES = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
+
+
+def device_env(device):
+    """Environment for a tool run on ``device`` (CPU: GPUs hidden)."""
+    env = tool_env()
+    if device.type == 'cpu':
+        env['CUDA_VISIBLE_DEVICES'] = ''
+    else:
+        env.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')  # deterministic cuBLAS
+    return env
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def run(cmd, env, timeout=600):
+    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, f'{cmd} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}'
+    return proc.stdout + proc.stderr
+
+
+def tiny_cfg_options(data_root, max_iters=4):
+    """Overrides that shrink configs/apc/apc_demo_cpu.py to a seconds-long run."""
+    return {
+        'train_dataloader.dataset.data_root': data_root,
+        'val_dataloader.dataset.val.data_root': data_root,
+        'val_dataloader.dataset.train.data_root': data_root,
+        'test_dataloader.dataset.data_root': data_root,
+        'global_batch_size': 2,  # 1 process x 2, or 2 x 1
+        'train_dataloader.batch_size': 2,
+        'train_dataloader.num_workers': 0,
+        'train_dataloader.persistent_workers': False,
+        'val_dataloader.num_workers': 0,
+        'val_dataloader.persistent_workers': False,
+        'test_dataloader.num_workers': 0,
+        'test_dataloader.persistent_workers': False,
+        'model.data_preprocessor.size': (64, 64),
+        'model.test_cfg.size': (64, 64),
+        'train_dataloader.dataset.pipeline.2.scale': (64, 64),
+        'train_cfg.max_iters': max_iters,
+        'train_cfg.val_interval': max_iters,
+        'default_hooks.checkpoint.interval': max_iters,
+        'default_hooks.logger.interval': 1,
+        'randomness.seed': 0,
+    }
+
+
+def cfg_options_argv(options):
+    """``--cfg-options`` words for the command line tools."""
+    words = []
+    for k, v in options.items():
+        if isinstance(v, tuple):
+            v = '(' + ','.join(str(x) for x in v) + ')'
+        elif isinstance(v, dict):
+            v = 'dict(' + ','.join(f'{a}={b}' for a, b in v.items()) + ')'
+        words.append(f'{k}={v}')
+    return ['--cfg-options'] + words
+
+
+@contextlib.contextmanager
+def mmlogger_records():
+    """The records mmengine's current logger gets inside the block."""
+    from mmengine.logging import MMLogger
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+
+
+def tool_env():
+    env = dict(os.environ)
+    # the repository, and tests/ for the helper scripts run as processes
+    env['PYTHONPATH'] = os.pathsep.join([REPO, osp.join(REPO, 'tests'),
+                                         env.get('PYTHONPATH', '')])
+    env.setdefault('OMP_NUM_THREADS', '1')
+    return env
+
+
+def tiny_model_cfg(**test_cfg):
+    cfg = Config.fromfile(osp.join(REPO, 'configs/apc/apc_demo_cpu.py')).model
+    cfg.data_preprocessor.size = (32, 32)
+    cfg.backbone = dict(type='mmpretrain.VisionTransformer', img_size=32, patch_size=8,
+                        arch=dict(embed_dims=32, num_layers=2, num_heads=2,
+                                  feedforward_channels=64),
+                        out_indices=(0, 1), out_type='featmap')
+    cfg.neck.in_channels = 32
+    cfg.weak_head.in_channels = 32
+    cfg.decode_head.update(in_channels=[32, 32], in_index=[0, 1], channels=16,
+                           norm_cfg=dict(type='GN', num_groups=4, requires_grad=True))
+    cfg.test_cfg.update(size=(32, 32), **test_cfg)
+    return cfg
+
+
+def batch(n=2, size=(32, 32), labels=((1, 1, 0, 0), (1, 0, 1, 1)), ori=None, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    inputs = [torch.randint(0, 256, (3, *size), generator=g, dtype=torch.uint8) for _ in range(n)]
+    samples = []
+    for i in range(n):
+        ds = SegDataSample(metainfo=dict(img_shape=size, ori_shape=ori or size,
+                                         pad_shape=size, padding_size=[0, 0, 0, 0]))
+        ds.gt_image_labels = torch.tensor(labels[i], dtype=torch.float32)
+        ds.gt_sem_seg = PixelData(data=torch.zeros(1, *(ori or size), dtype=torch.long))
+        samples.append(ds)
+    return dict(inputs=inputs, data_samples=samples)
