@@ -18,6 +18,8 @@ NEEDS = {
     'pip install': 'the GPU install', 'make mmcv': 'the GPU install',
     'make demo': 'the full demo (minutes; tools/demo.py runs shortened in test_apis)',
     'make test': 'the suite itself',
+    'TORCH_CUDA=': "another torch build (PyTorch's index, downloads)",
+    'clean-venv': 'removing the environment the test runs in',
 }
 # Shortened training: a few iterations of a small batch (the checkpoint names follow).
 SHORT = {'iter_3000.pth': 'iter_2.pth'}

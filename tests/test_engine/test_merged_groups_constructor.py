@@ -7,6 +7,8 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmseg.registry import MODELS
 
+from apc_mmseg.engine import guard_optim_wrapper
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
@@ -19,6 +21,7 @@ def test_two_groups_with_mmengines_settings():
     cfg = Config.fromfile(osp.join(REPO, 'configs/apc/apc_vitb16_voc.py'))
     cfg.model.backbone.init_cfg = None
     model = MODELS.build(cfg.model)
+    guard_optim_wrapper(cfg.optim_wrapper)  # as APCRunner does
     merged = build_optim_wrapper(model, cfg.optim_wrapper)
     assert cfg.optim_wrapper.constructor == 'MergedGroupsOptimWrapperConstructor'
     per_tensor = build_optim_wrapper(
