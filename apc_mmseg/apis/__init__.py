@@ -1,5 +1,5 @@
 """What the command-line tools do, as functions: inference maps, pseudo
-masks, the demo, the benchmark."""
+masks, the demo."""
 from .inference import decode_probs, patch_scores
 from .pseudo_masks import build_label_dataset, make_pseudo_masks
 
