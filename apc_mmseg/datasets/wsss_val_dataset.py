@@ -19,8 +19,9 @@ class WSSSValDataset(ConcatDataset):
     to ``gt_train_sem_seg`` and their ``gt_sem_seg`` becomes all
     ``ignore_index``, so mmseg's ``IoUMetric`` next to ``WSSSMetric`` counts
     none of their pixels (its val mIoU stays the val set's). ``APCSegmentor``
-    gives these samples the patch classifier's pseudo mask (ground-truth tags)
-    as ``pred_sem_seg``. With several ranks, mmseg's sampler gives each rank
+    gives every sample that carries tags the patch classifier's pseudo mask
+    (``pred_pseudo_sem_seg``); ``WSSSMetric`` judges it on these samples.
+    With several ranks, mmseg's sampler gives each rank
     its share of both parts.
 
     Args:

@@ -17,7 +17,8 @@ train_dataloader = dict(dataset=dict(
 val_dataloader = dict(dataset=dict(
     _delete_=True,  # plain validation (no WSSSValDataset: your masks are for val only)
     type='WeakSegDataset', data_root=data_root, metainfo=metainfo,
-    data_prefix=dict(img_path='images', seg_map_path='masks'), ann_file='val.txt'))
+    data_prefix=dict(img_path='images', seg_map_path='masks'), ann_file='val.txt',
+    pipeline={{_base_.test_pipeline}}))
 test_dataloader = val_dataloader
 val_evaluator = dict(_delete_=True, type='IoUMetric', iou_metrics=['mIoU'])
 # Warm-up length in iterations: 2 epochs of your training set at batch 16.
