@@ -8,7 +8,7 @@ import torch
 from mmseg.evaluation.metrics import IoUMetric
 from mmseg.registry import METRICS
 
-from ..postprocessing import CRF_DEFAULTS, dense_crf
+from ..postprocessing import CRF_DEFAULTS, check_crf_options, dense_crf
 
 
 def crf_workers(workers: Union[int, str] = 'auto') -> int:
@@ -62,6 +62,7 @@ class CRFIoUMetric(IoUMetric):
     def __init__(self, crf: Optional[dict] = None, workers: Union[int, str] = 'auto',
                  **kwargs):
         super().__init__(**kwargs)
+        check_crf_options(crf or {}, 'CRFIoUMetric crf')
         self.crf_cfg = dict(CRF_DEFAULTS, **(crf or {}))
         self.workers = crf_workers(workers)
         self._pool, self._pending = None, deque()

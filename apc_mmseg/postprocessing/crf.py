@@ -13,6 +13,15 @@ CRF_DEFAULTS = dict(gauss_sxy=1, gauss_compat=3, bilateral_sxy=67,
 DEFAULT_UNARY = 'softmax'
 
 
+def check_crf_options(options: dict, where: str, extra=()) -> None:
+    """Refuse ``dense_crf`` options it does not take (a typo would otherwise
+    show only after a whole model pass), naming ``where`` they came from."""
+    unknown = sorted(set(options) - set(CRF_DEFAULTS) - set(extra))
+    if unknown:
+        raise ValueError(f'{where}: unknown DenseCRF option(s) {unknown}; valid: '
+                         f'{sorted(CRF_DEFAULTS) + sorted(extra)}')
+
+
 def dense_crf(image: np.ndarray, probs: np.ndarray,
               classes: Optional[Sequence[int]] = None,
               gauss_sxy: float = 1, gauss_compat: float = 3,

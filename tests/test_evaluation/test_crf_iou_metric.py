@@ -112,3 +112,9 @@ def test_dist_test_with_the_crf_metric(trained, crf_reference, tmp_path, ranks):
                str(tmp_path)] + cfg_options_argv(options), env)
     miou = float(re.search(r'mIoU: (\d+\.\d+)', log).group(1))
     assert miou == pytest.approx(crf_reference, abs=0.006)
+
+
+def test_a_crf_option_typo_is_refused_when_the_metric_is_built():
+    with pytest.raises(ValueError, match=r"CRFIoUMetric crf: unknown DenseCRF option\(s\) "
+                                         r"\['bilateral_rgb'\]"):
+        CRFIoUMetric(crf=dict(bilateral_rgb=3))

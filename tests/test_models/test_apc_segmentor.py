@@ -215,6 +215,8 @@ def test_tta_averages_the_views_probabilities(model, device):
     (dict(mode='slide', crop_size=(16, 16), stride=(8, 8)), 'unknown option'),
     (dict(mode='slide'), "mode='slide'.*whole"),
     (dict(flp=True), r"unknown option\(s\) \['flp'\].*'flip'"),
+    (dict(crf='dict(iterations=5)'), 'crf must be None, True or a dict'),
+    (dict(crf=dict(iteration=5)), r"test_cfg.crf: unknown DenseCRF option\(s\) \['iteration'\]"),
 ])
 def test_test_cfg_is_checked(test_cfg, match):
     cfg = tiny_model_cfg()
@@ -348,3 +350,20 @@ def test_losses_are_keyed_by_their_loss_name_and_never_overwritten():
     model = MODELS.build(cfg)
     with pytest.raises(ValueError, match=r"both report \['loss_weak'\]"):
         model(**model.data_preprocessor(batch(), True), mode='loss')
+
+
+def test_crf_options_on_the_command_line_in_dotted_form():
+    """`--cfg-options model.test_cfg.crf.iterations=5` reaches the model (the
+    base config's crf is an empty dict: off)."""
+    import argparse
+
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    cfg = Config.fromfile(osp.join(REPO, 'configs/apc/apc_demo_cpu.py'))
+    assert not cfg.model.test_cfg.crf  # off by default
+    cfg.merge_from_dict(parser.parse_args(
+        ['--cfg-options', 'model.test_cfg.crf.iterations=5']).cfg_options)
+    assert cfg.model.test_cfg.crf == dict(iterations=5)
+    cfg.model.backbone.init_cfg = None
+    MODELS.build(cfg.model)  # accepted

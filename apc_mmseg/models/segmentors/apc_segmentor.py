@@ -10,7 +10,13 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
-from ...postprocessing import CRF_DEFAULTS, DEFAULT_UNARY, dense_crf_batch, patch_unary
+from ...postprocessing import (
+    CRF_DEFAULTS,
+    DEFAULT_UNARY,
+    check_crf_options,
+    dense_crf_batch,
+    patch_unary,
+)
 from ...utils.checkpoint import CHECKPOINT_SOURCE_KEY
 from ...utils.sample_keys import IMAGE_SCORES_KEY, PSEUDO_MASK_KEY
 
@@ -199,6 +205,12 @@ class APCSegmentor(EncoderDecoder):
                 f"test_cfg.mode={self.test_cfg.mode!r}: APCSegmentor infers on the whole "
                 "image only (mode='whole'); it resizes to test_cfg.size itself, so a "
                 'large image needs no sliding window')
+        crf = self.test_cfg.get('crf')
+        if crf is not None and not isinstance(crf, (bool, dict)):
+            raise ValueError(f'test_cfg.crf must be None, True or a dict of DenseCRF options, '
+                             f'got {crf!r} ({type(crf).__name__})')
+        if isinstance(crf, dict):
+            check_crf_options(crf, 'test_cfg.crf', extra=('workers', 'unary'))
         if self._output() not in ('decode', 'patch'):
             raise ValueError(f"test_cfg.output must be 'decode' or 'patch', got "
                              f'{self._output()!r}')

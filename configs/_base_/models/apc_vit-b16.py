@@ -52,4 +52,7 @@ model = dict(
                          loss_weight=0.01, loss_name='loss_seg')),
     train_cfg=dict(),
     test_cfg=dict(mode='whole', output='decode', size=(960, 960), scales=(1.0,),
-                  flip=False, use_gt_labels=True, crf=None))
+                  flip=False, use_gt_labels=True,
+                  # DenseCRF off; True: ViT-PCM's settings; or options, e.g. on the command
+                  # line model.test_cfg.crf.iterations=5 (docs/method.md)
+                  crf=dict()))
