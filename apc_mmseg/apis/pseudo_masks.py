@@ -67,12 +67,14 @@ def file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def _check_or_write_manifest(out_dir: str, settings: dict, overwrite: bool) -> None:
+def _check_manifest(out_dir: str, settings: dict, overwrite: bool) -> bool:
     """Refuse a folder made with other settings (or by an unknown run) unless
-    ``overwrite``; then record ``settings`` as the folder's."""
+    ``overwrite``. Returns whether ``settings`` must be recorded as the
+    folder's (``_write_manifest``, done with the first mask, so that a run that
+    stops before it leaves nothing that blocks the next)."""
     path = osp.join(out_dir, MANIFEST)
     settings = json.loads(json.dumps(settings))  # tuples as JSON gives them back
-    if not overwrite:
+    if not overwrite and osp.isdir(out_dir):
         if osp.isfile(path):
             with open(path) as f:
                 old = json.load(f)
@@ -82,11 +84,16 @@ def _check_or_write_manifest(out_dir: str, settings: dict, overwrite: bool) -> N
                     f'{out_dir}: holds pseudo masks made with other settings (differ: '
                     f"{', '.join(diff)}; see {MANIFEST}). Use another output folder, or "
                     '--overwrite to redo every mask')
-            return  # the same settings: the folder's record stands
+            return False  # the same settings: the folder's record stands
         elif any(f.endswith('.png') for f in os.listdir(out_dir)):
             raise ValueError(f'{out_dir}: holds PNGs but no {MANIFEST}, so what made them is '
                              'unknown. Use another output folder, or --overwrite')
-    with open(path, 'w') as f:
+    return True
+
+
+def _write_manifest(out_dir: str, settings: dict) -> None:
+    os.makedirs(out_dir, exist_ok=True)
+    with open(osp.join(out_dir, MANIFEST), 'w') as f:
         json.dump(settings, f, indent=1, sort_keys=True)
 
 
@@ -109,21 +116,28 @@ def make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=None, mask_dir=None,
     crf_cfg = dict(dict(CRF_DEFAULTS, unary=DEFAULT_UNARY),
                    **(crf if isinstance(crf, dict) else {})) if crf else None
     dataset = build_label_dataset(cfg, ann_file, mask_dir, labels_file, data_root)
-    os.makedirs(out_dir, exist_ok=True)
-    _check_or_write_manifest(out_dir, dict(
+    # The model and its checkpoint first: a wrong or missing checkpoint leaves
+    # the folder as it was.
+    model = init_model(cfg, checkpoint, device=device)
+    settings = json.loads(json.dumps(dict(
         checkpoint_sha256=file_sha256(checkpoint), model=cfg.model.to_dict(),
         size=list(test_cfg.get('size') or []), scales=list(test_cfg.get('scales', (1.0,))),
         flip=flip, crf=crf_cfg, save_scores=save_scores, images=dataset.ann_file,
-        labels=dataset.labels_file),
-        overwrite)
-    model = init_model(cfg, checkpoint, device=device)
+        labels=dataset.labels_file)))
+    record = [_check_manifest(out_dir, settings, overwrite)]
     palette = dataset.metainfo['palette']
     metric = IoUAccumulator(model.num_classes) if mask_dir else None
     bar = ProgressBar(len(dataset)) if progress else None
     counts = dict(written=0, reused=0)
     t0 = time.perf_counter()
 
+    def ensure_record():
+        if record[0]:  # with the first file written
+            _write_manifest(out_dir, settings)
+            record[0] = False
+
     def finish(path, pred, gt):
+        ensure_record()
         save_label_png(path, pred, palette)
         counts['written'] += 1
         if metric is not None:
@@ -148,6 +162,7 @@ def make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=None, mask_dir=None,
             scores = res.seg_logits.data.float().exp()  # log-scores
             gt = res.gt_sem_seg.data[0].cpu().numpy() if metric is not None else None
             if save_scores:
+                ensure_record()
                 np.save(osp.join(out_dir, info['img_id'] + '.npy'),
                         scores.cpu().numpy().astype(np.float16))
             if crf_cfg is None:

@@ -30,10 +30,15 @@ def _load_full_checkpoint(filename, map_location=None):
         checkpoint = torch.load(filename, map_location=map_location, weights_only=False)
     except Exception as e:  # noqa: BLE001 - a corrupt file: say which
         raise RuntimeError(f'{filename}: cannot be read as a checkpoint ({e})') from e
-    state = checkpoint.get('state_dict') if isinstance(checkpoint, dict) else None
-    if isinstance(state, dict):
-        if not isinstance(state, OrderedDict):
+    if not isinstance(checkpoint, dict):
+        return checkpoint
+    if 'state_dict' in checkpoint:
+        state = checkpoint['state_dict']
+        if isinstance(state, dict) and not isinstance(state, OrderedDict):
             state = checkpoint['state_dict'] = OrderedDict(state)
+    else:  # bare weights: mmengine loads the dict itself
+        state = checkpoint = OrderedDict(checkpoint)
+    if isinstance(state, dict):
         meta = getattr(state, '_metadata', None)
         if meta is None:
             meta = state._metadata = OrderedDict()

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from helpers import DEMO_CONFIG, REPO, run, tool_env
 from mmengine.config import Config
 from PIL import Image
@@ -190,3 +191,22 @@ def test_demo_end_to_end_shortened_with_two_seeds(tmp_path):
     vis = work / 'seed_0' / 'vis'
     assert len(glob.glob(str(vis / '*_heatmaps.png'))) == 4
     assert len(glob.glob(str(vis / '*_prediction.png'))) == 4
+
+
+def test_a_wrong_or_missing_checkpoint_leaves_the_folder_as_it_was(cfg, trained, tmp_path):
+    """The model and checkpoint are checked before anything is written, and the
+    folder's record comes with its first mask: a failed start blocks nothing."""
+    out = tmp_path / 'masks'
+    with pytest.raises(FileNotFoundError):
+        make_pseudo_masks(cfg, str(tmp_path / 'missing.pth'), str(out), progress=False)
+    assert not out.exists()
+    wrong = tmp_path / 'wrong.pth'
+    torch.save(dict(state_dict={'unrelated.weight': torch.zeros(3)}), wrong)
+    with pytest.raises(ValueError, match=f'{wrong}: not weights of this model'):
+        make_pseudo_masks(cfg, str(wrong), str(out), progress=False)
+    torch.save({'unrelated.weight': torch.zeros(3)}, wrong)  # bare weights, no state_dict
+    with pytest.raises(ValueError, match=f'{wrong}: not weights of this model'):
+        make_pseudo_masks(cfg, str(wrong), str(out), progress=False)
+    assert not out.exists()
+    done = make_pseudo_masks(cfg, trained[1], str(out), progress=False)  # the right one
+    assert done['written'] == done['images'] > 0 and (out / 'pseudo_masks.json').is_file()
