@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Segment a folder of your own images with an APC checkpoint.
 
-For every image writes the label map as a palette PNG ``<out>/<name>.png``,
+For every image (of a folder and its sub-folders, mirrored under --out) writes
+the label map as a palette PNG ``<out>/<name>.png``,
 ``<name>_prediction.png`` (the segmentation over the image) and
 ``<name>_heatmaps.png`` (the patch classifier's score per predicted class,
 APC Fig. 5). No image labels are needed. Inference options are
@@ -11,7 +12,6 @@ APC Fig. 5). No image labels are needed. Inference options are
 """
 import argparse
 import os
-import os.path as osp
 
 import mmcv
 import torch
@@ -20,21 +20,8 @@ from mmengine.utils import ProgressBar
 
 import apc_mmseg  # noqa: F401  (registers the components)
 from apc_mmseg.apis import patch_scores
+from apc_mmseg.apis.infer_outputs import list_images, output_stems
 from apc_mmseg.visualization import prediction_panel, save_label_png, save_rgb, score_panel
-
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
-
-
-def list_images(path):
-    if osp.isfile(path):
-        return [path]
-    if not osp.isdir(path):
-        raise FileNotFoundError(f'no image or folder at {path}')
-    files = sorted(osp.join(path, f) for f in os.listdir(path)
-                   if f.lower().endswith(IMAGE_SUFFIXES))
-    if not files:
-        raise ValueError(f'{path} holds no image ({", ".join(IMAGE_SUFFIXES)})')
-    return files
 
 
 def main(argv=None):
@@ -42,7 +29,10 @@ def main(argv=None):
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('images', help='an image or a folder of images')
-    parser.add_argument('--out', default='work_dirs/infer')
+    parser.add_argument('--out', default='work_dirs/infer',
+                        help='outputs mirror the input folder; an input is never written over')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace the outputs of an earlier run')
     parser.add_argument('--size', type=int, nargs=2, help='inference size h w (test_cfg.size)')
     parser.add_argument('--flip', action='store_true', help='average with the mirrored image')
     parser.add_argument('--crf', action='store_true', help='refine with DenseCRF')
@@ -51,7 +41,8 @@ def main(argv=None):
                         help='override settings in the config, key=value')
     args = parser.parse_args(argv)
     from mmseg.apis import inference_model, init_model
-    files = list_images(args.images)
+    root, files = list_images(args.images)
+    stems = output_stems(root, files, args.out, args.overwrite)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -64,13 +55,12 @@ def main(argv=None):
         cfg.model.test_cfg.crf = True
     model = init_model(cfg, args.checkpoint, device=args.device)
     names, palette = model.dataset_meta['classes'], model.dataset_meta['palette']
-    os.makedirs(args.out, exist_ok=True)
     bar = ProgressBar(len(files))
-    for path in files:
+    for path, stem in zip(files, stems):
         image = mmcv.imread(path, channel_order='rgb')
         if image is None:
             raise ValueError(f'{path}: cannot be read as an image')
-        stem = osp.join(args.out, osp.splitext(osp.basename(path))[0])
+        os.makedirs(os.path.dirname(stem) or '.', exist_ok=True)
         pred = inference_model(model, path).pred_sem_seg.data[0].cpu().numpy()
         scores = patch_scores(model, path).cpu().numpy()
         save_label_png(stem + '.png', pred, palette)
