@@ -14,7 +14,9 @@ trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
 for _ in $(seq "$(nproc)"); do (while :; do :; done) & done
 $PY tools/dataset_converters/make_demo_data.py --out "$WORK/data" --num-train 16 --num-val 4 >/dev/null
 OPTS=(--cfg-options "train_dataloader.dataset.data_root=$WORK/data"
-      "val_dataloader.dataset.data_root=$WORK/data" "test_dataloader.dataset.data_root=$WORK/data"
+      "val_dataloader.dataset.val.data_root=$WORK/data"
+      "val_dataloader.dataset.train.data_root=$WORK/data"
+      "test_dataloader.dataset.data_root=$WORK/data"
       train_dataloader.batch_size=2 train_dataloader.num_workers=0
       train_dataloader.persistent_workers=False test_dataloader.num_workers=0
       test_dataloader.persistent_workers=False val_dataloader.num_workers=0
