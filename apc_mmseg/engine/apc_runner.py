@@ -73,3 +73,35 @@ class APCRunner(Runner):
     def train(self) -> torch.nn.Module:
         allow_tf32()
         return super().train()
+
+    def resume(self, filename, resume_optimizer=True, resume_param_scheduler=True,
+               map_location='default') -> None:
+        super().resume(filename, resume_optimizer, resume_param_scheduler, map_location)
+        self.extend_schedulers()
+
+    def extend_schedulers(self) -> None:
+        """Give each resumed iteration-based scheduler the end this run's
+        config gives it.
+
+        mmengine sets a scheduler's ``end`` to the run's ``max_iters`` when the
+        config names none, and resuming restores the saved one: a run resumed
+        with a longer ``train_cfg.max_iters`` would stop stepping at the old
+        end, and a milestone past it (the learning-rate step, the backbone's
+        unfreezing) would silently never come.
+        """
+        cfgs = self.cfg.get('param_scheduler') or []
+        schedulers = self.param_schedulers
+        if isinstance(schedulers, dict) or not isinstance(cfgs, (list, tuple)):
+            return  # several optimizers: left as mmengine resumes them
+        for scheduler, cfg in zip(schedulers, cfgs):
+            if cfg.get('by_epoch', True) or 'end' in cfg:
+                continue
+            if scheduler.end < self.max_iters:
+                print_log(f'{type(scheduler).__name__}: end {scheduler.end} (saved) -> '
+                          f'{self.max_iters} (this run\'s train_cfg.max_iters)',
+                          logger='current')
+                # The steps counted at or past the old end did not advance
+                # the schedule: catch up, as a run with the new end would have.
+                skipped = scheduler._global_step - max(scheduler.end, scheduler.begin) + 1
+                scheduler.last_step += max(skipped, 0)
+                scheduler.end = self.max_iters

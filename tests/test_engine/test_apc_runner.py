@@ -54,3 +54,33 @@ def test_deterministic_is_refused_on_cuda_before_anything_is_built(monkeypatch, 
     with pytest.raises(ValueError, match='deterministic=True is not supported on CUDA.*bicubic'):
         APCRunner.from_cfg(cfg)
     assert not list(tmp_path.iterdir())  # nothing was written
+
+
+def test_a_run_resumed_with_a_longer_schedule_follows_the_new_schedule(demo_data, tmp_path):
+    """4 iterations, then resumed to 8 with the learning-rate step at 6 (past
+    the first run's end, where mmengine's restored scheduler stopped): the
+    learning rate of every iteration is the uninterrupted run's."""
+    import json
+
+    from helpers import DEMO_CONFIG, tiny_cfg_options
+
+    def train(work, max_iters, resume=False):
+        opts = tiny_cfg_options(demo_data, max_iters=max_iters)
+        opts.update({'param_scheduler.0.milestone': 6, 'train_cfg.val_interval': 100,
+                     'default_hooks.checkpoint.interval': 4})
+        env = tool_env()
+        env['CUDA_VISIBLE_DEVICES'] = ''
+        return run([sys.executable, 'tools/train.py', DEMO_CONFIG, '--work-dir', str(work)]
+                   + (['--resume'] if resume else []) + cfg_options_argv(opts), env)
+
+    def lrs(work):
+        rows = [json.loads(line) for path in glob.glob(str(work / '*/vis_data/scalars.json'))
+                for line in open(path)]
+        return {r['step']: r['lr'] for r in rows if 'lr' in r}
+    train(tmp_path / 'straight', 8)
+    train(tmp_path / 'extended', 4)
+    log = train(tmp_path / 'extended', 8, resume=True)
+    assert 'UnfreezeStepLR: end 4 (saved) -> 8' in log
+    want = lrs(tmp_path / 'straight')
+    assert want[6] == pytest.approx(1e-3) and want[7] == pytest.approx(1e-4)
+    assert lrs(tmp_path / 'extended') == want
