@@ -73,7 +73,6 @@ def _check_manifest(out_dir: str, settings: dict, overwrite: bool) -> bool:
     folder's (``_write_manifest``, done with the first mask, so that a run that
     stops before it leaves nothing that blocks the next)."""
     path = osp.join(out_dir, MANIFEST)
-    settings = json.loads(json.dumps(settings))  # tuples as JSON gives them back
     if not overwrite and osp.isdir(out_dir):
         if osp.isfile(path):
             with open(path) as f:
@@ -123,8 +122,8 @@ def make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=None, mask_dir=None,
         checkpoint_sha256=file_sha256(checkpoint), model=cfg.model.to_dict(),
         size=list(test_cfg.get('size') or []), scales=list(test_cfg.get('scales', (1.0,))),
         flip=flip, crf=crf_cfg, save_scores=save_scores, images=dataset.ann_file,
-        labels=dataset.labels_file)))
-    record = [_check_manifest(out_dir, settings, overwrite)]
+        labels=dataset.labels_file)))  # tuples as JSON gives them back
+    needs_record = _check_manifest(out_dir, settings, overwrite)
     palette = dataset.metainfo['palette']
     metric = IoUAccumulator(model.num_classes) if mask_dir else None
     bar = ProgressBar(len(dataset)) if progress else None
@@ -132,9 +131,10 @@ def make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=None, mask_dir=None,
     t0 = time.perf_counter()
 
     def ensure_record():
-        if record[0]:  # with the first file written
+        nonlocal needs_record
+        if needs_record:  # with the first file written
             _write_manifest(out_dir, settings)
-            record[0] = False
+            needs_record = False
 
     def finish(path, pred, gt):
         ensure_record()

@@ -83,6 +83,9 @@ class APCSegmentor(EncoderDecoder):
                          pretrained=pretrained, init_cfg=init_cfg)
         self.weak_head = MODELS.build(weak_head)
         self.pcl_loss = MODELS.build(pcl_loss) if pcl_loss else None
+        if self.pcl_loss is not None and self.pcl_loss.loss_name == self.weak_head.loss_name:
+            raise ValueError(f'pcl_loss and weak_head both use loss_name='
+                             f'{self.pcl_loss.loss_name!r}')
         if self.weak_head.num_classes != self.num_classes:
             raise ValueError(
                 f'weak_head.num_classes={self.weak_head.num_classes} differs from '
@@ -141,9 +144,6 @@ class APCSegmentor(EncoderDecoder):
     def _pcl(self, z: Tensor, probs: Tensor, labels: Tensor) -> dict:
         if self.pcl_loss is None:
             return dict(loss_pcl=z.new_zeros(()))  # same loss keys on every run and rank
-        if self.pcl_loss.loss_name in (self.weak_head.loss_name,):
-            raise ValueError(f'pcl_loss and weak_head both use loss_name='
-                             f'{self.pcl_loss.loss_name!r}')
         return {self.pcl_loss.loss_name: self.pcl_loss(z, probs, labels)}
 
     @staticmethod
@@ -169,8 +169,6 @@ class APCSegmentor(EncoderDecoder):
 
         ``WSSSMetric`` picks what it judges by the sample's role.
         """
-        if self.test_cfg is None:
-            self.test_cfg = ConfigDict()
         self._check_test_cfg()
         if data_samples is None:
             data_samples = self._bare_samples(inputs)
@@ -251,8 +249,6 @@ class APCSegmentor(EncoderDecoder):
         """mmseg's ``EncoderDecoder.inference`` (same signature, the metas
         unused): log-probabilities of ``test_cfg.output``'s map at the
         input's size, without tags."""
-        if self.test_cfg is None:
-            self.test_cfg = ConfigDict()
         self._check_test_cfg()
         outs = self._views(inputs, None, parts=(self._output(),))
         probs = outs[self._output()]
