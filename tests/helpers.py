@@ -104,6 +104,16 @@ def tool_env():
     return env
 
 
+def load_config(path):
+    """``Config.fromfile`` without yapf's formatting of every dump (mmengine
+    0.10.7's fromfile drops its own ``format_python_code`` argument); the
+    formatting is most of a short run's time (the runner dumps the config into
+    the log, the work dir and every checkpoint)."""
+    cfg = Config.fromfile(path)
+    return Config(cfg.to_dict(), cfg_text=cfg.text, filename=cfg.filename,
+                  format_python_code=False)
+
+
 def tiny_model_cfg(**test_cfg):
     cfg = Config.fromfile(osp.join(REPO, 'configs/apc/apc_demo_cpu.py')).model
     cfg.data_preprocessor.size = (32, 32)
