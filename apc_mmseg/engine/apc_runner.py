@@ -1,5 +1,4 @@
 import atexit
-import copy
 import weakref
 
 import torch
@@ -7,6 +6,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 
+from ..utils.config_text import TextCachedConfig
 from ..utils.launch import (
     allow_tf32,
     finish_distributed,
@@ -46,14 +46,15 @@ class APCRunner(Runner):
     non-finite guard, and ``AmpOptimWrapper`` (``--amp``) becomes bf16
     autocast or fp16 with a loss scaler, as the GPU allows
     (``guard_optim_wrapper``); ``randomness.deterministic`` is refused on CUDA;
-    glibc keeps freed memory. ``train`` turns TF32 on for CUDA float32
+    glibc keeps freed memory; the config's text is formatted once
+    (``TextCachedConfig``), not again for every checkpoint. ``train`` turns TF32 on for CUDA float32
     matmuls. A distributed run leaves its process group at exit, before the
     interpreter shuts its threads down.
     """
 
     @classmethod
     def from_cfg(cls, cfg) -> 'APCRunner':
-        cfg = copy.deepcopy(cfg)
+        cfg = TextCachedConfig.of(cfg)  # a copy
         launcher = cfg.get('launcher', 'none')
         refuse_cuda_determinism(cfg)
         prepare_distributed(cfg, launcher)
