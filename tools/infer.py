@@ -64,7 +64,7 @@ def main(argv=None):
         pred = inference_model(model, path).pred_sem_seg.data[0].cpu().numpy()
         scores = patch_scores(model, path).cpu().numpy()
         save_label_png(stem + '.png', pred, palette)
-        save_rgb(stem + '_prediction.png', prediction_panel(image, pred, None, palette))
+        save_rgb(stem + '_prediction.png', prediction_panel(image, pred, None, names, palette))
         present = sorted(set(pred.flatten().tolist()) - {0}) or [0]
         save_rgb(stem + '_heatmaps.png', score_panel(image, scores, present, names))
         bar.update()

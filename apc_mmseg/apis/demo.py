@@ -75,7 +75,7 @@ def draw(model, dataset, out_dir, count=6):
         pred = decode_probs(model, info['img_path']).argmax(0).cpu().numpy()
         gt = sample.gt_sem_seg.data[0].cpu().numpy()
         save_rgb(osp.join(out_dir, f"{info['img_id']}_prediction.png"),
-                 prediction_panel(image, pred, gt, palette))
+                 prediction_panel(image, pred, gt, names, palette))
 
 
 def run_demo(config: str, data: str = 'data/demo', work_dir: str = 'work_dirs/demo',

@@ -20,7 +20,8 @@ class RankwiseSegVisualizationHook(SegVisualizationHook):
     With ``out_dir`` set, each rank writes its own images' pictures there
     (``<out_dir>/vis_image/<mode>_<image name>.png``: the image, the
     prediction and, when known, the ground truth overlaid in the dataset's
-    palette); without it, or with ``show``, this is mmseg's hook.
+    palette, at least 384 pixels high, over a legend of the classes shown);
+    without it, or with ``show``, this is mmseg's hook.
     ``tools/test.py --show-dir`` uses it.
     """
 
@@ -38,11 +39,12 @@ class RankwiseSegVisualizationHook(SegVisualizationHook):
         folder = osp.join(self.out_dir, 'vis_image')
         os.makedirs(folder, exist_ok=True)
         # the visualizer's dataset_meta is set on rank 0 only
-        palette = getattr(runner, f'{mode}_dataloader').dataset.metainfo['palette']
+        meta = getattr(runner, f'{mode}_dataloader').dataset.metainfo
+        names, palette = meta['classes'], meta['palette']
         for output in outputs:
             img = mmcv.imfrombytes(fileio.get(output.img_path, backend_args=self.backend_args),
                                    channel_order='rgb')
             pred = output.pred_sem_seg.data[0].cpu().numpy()
             gt = output.gt_sem_seg.data[0].cpu().numpy() if 'gt_sem_seg' in output else None
             name = f'{mode}_{osp.splitext(osp.basename(output.img_path))[0]}.png'
-            save_rgb(osp.join(folder, name), prediction_panel(img, pred, gt, palette))
+            save_rgb(osp.join(folder, name), prediction_panel(img, pred, gt, names, palette))
