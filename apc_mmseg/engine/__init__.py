@@ -1,7 +1,6 @@
 from .amp import guard_optim_wrapper, resolve_amp_dtype
 from .apc_runner import APCRunner
 from .batch_image_ids_hook import BATCH_IDS_KEY, BatchImageIdsHook, record_batch_image_ids
-from .checkpoint_fit_hook import CheckpointFitHook
 from .guarded_amp_optim_wrapper import GuardedAmpOptimWrapper
 from .guarded_bf16_optim_wrapper import GuardedBF16OptimWrapper
 from .guarded_optim_wrapper import GuardedOptimWrapper
@@ -11,8 +10,8 @@ from .rankwise_seg_visualization_hook import RankwiseSegVisualizationHook
 from .rng_state_hook import RNGStateHook
 from .unfreeze_step_lr import UnfreezeStepLR
 
-__all__ = ['APCRunner', 'BATCH_IDS_KEY', 'BatchImageIdsHook', 'CheckpointFitHook',
-           'GuardedAmpOptimWrapper', 'GuardedBF16OptimWrapper', 'GuardedOptimWrapper',
+__all__ = ['APCRunner', 'BATCH_IDS_KEY', 'BatchImageIdsHook', 'GuardedAmpOptimWrapper',
+           'GuardedBF16OptimWrapper', 'GuardedOptimWrapper',
            'MergedGroupsOptimWrapperConstructor', 'NonFiniteGuard',
            'RankwiseSegVisualizationHook', 'RNGStateHook', 'UnfreezeStepLR',
            'guard_optim_wrapper', 'record_batch_image_ids', 'resolve_amp_dtype']

@@ -3,6 +3,7 @@ import weakref
 
 import torch
 from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 
@@ -47,9 +48,11 @@ class APCRunner(Runner):
     autocast or fp16 with a loss scaler, as the GPU allows
     (``guard_optim_wrapper``); ``randomness.deterministic`` is refused on CUDA;
     glibc keeps freed memory; the config's text is formatted once
-    (``TextCachedConfig``), not again for every checkpoint. ``train`` turns TF32 on for CUDA float32
-    matmuls. A distributed run leaves its process group at exit, before the
-    interpreter shuts its threads down.
+    (``TextCachedConfig``), not again for every checkpoint. ``train`` turns
+    TF32 on for CUDA float32 matmuls and lets ``load_from`` be for other
+    classes (fine-tuning; an evaluation refuses such weights:
+    ``APCSegmentor.heads_may_differ``). A distributed run leaves its process
+    group at exit, before the interpreter shuts its threads down.
     """
 
     @classmethod
@@ -73,6 +76,9 @@ class APCRunner(Runner):
 
     def train(self) -> torch.nn.Module:
         allow_tf32()
+        model = self.model.module if is_model_wrapper(self.model) else self.model
+        if hasattr(model, 'heads_may_differ'):
+            model.heads_may_differ = True  # load_from may be for other classes: fine-tuning
         return super().train()
 
     def resume(self, filename, resume_optimizer=True, resume_param_scheduler=True,

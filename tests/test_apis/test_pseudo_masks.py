@@ -210,3 +210,40 @@ def test_a_wrong_or_missing_checkpoint_leaves_the_folder_as_it_was(cfg, trained,
     assert not out.exists()
     done = make_pseudo_masks(cfg, trained[1], str(out), progress=False)  # the right one
     assert done['written'] == done['images'] > 0 and (out / 'pseudo_masks.json').is_file()
+
+
+def test_every_inference_path_refuses_heads_of_another_class_count(cfg, trained, tmp_path):
+    """init_model (so MMSegInferencer), the pseudo masks and tools/infer.py
+    refuse the 4-class checkpoint for a 6-class config, naming the file and
+    both counts, before writing anything (tools/test.py: test_train_test.py);
+    a training run may start from it (fine-tuning: the heads are skipped)."""
+    from mmseg.apis import init_model
+
+    from apc_mmseg.engine import APCRunner
+    six = cfg.copy()
+    six.merge_from_dict({'model.decode_head.num_classes': 6, 'model.weak_head.num_classes': 6})
+    said = f'{trained[1]}: its heads are for 4 classes, the config has 6'
+    with pytest.raises(ValueError, match=said):
+        init_model(six, trained[1], device='cpu')
+    with pytest.raises(ValueError, match=said):
+        make_pseudo_masks(six, trained[1], str(tmp_path / 'masks'), progress=False)
+    assert not (tmp_path / 'masks').exists()
+    six_path = str(tmp_path / 'six.py')
+    six.dump(six_path)
+    images = tmp_path / 'images'
+    images.mkdir()
+    os.symlink(glob.glob(osp.join(trained[2]['test_dataloader.dataset.data_root'],
+                                  'JPEGImages', '*.jpg'))[0], images / 'a.jpg')
+    proc = subprocess.run([sys.executable, 'tools/infer.py', six_path, trained[1], str(images),
+                           '--out', str(tmp_path / 'out')], cwd=REPO, env=tool_env(),
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and said in proc.stderr, proc.stderr[-2000:]
+    assert not glob.glob(str(tmp_path / 'out' / '*.png'))
+    six.train_dataloader.dataset.pop('metainfo')  # the 4 classes' palette too
+    six.merge_from_dict({'load_from': trained[1], 'work_dir': str(tmp_path / 'ft'),
+                         'train_cfg.max_iters': 1, 'default_hooks.checkpoint.interval': 1,
+                         'train_dataloader.dataset.metainfo': dict(classes=(
+                             'background', 'disc', 'square', 'triangle', 'ring', 'cross')),
+                         'val_dataloader': None, 'val_cfg': None, 'val_evaluator': None})
+    APCRunner.from_cfg(six).train()  # fine-tuning from it is allowed
+    assert osp.isfile(tmp_path / 'ft' / 'iter_1.pth')

@@ -95,25 +95,42 @@ class APCSegmentor(EncoderDecoder):
             self.test_cfg = ConfigDict()
         self._check_test_cfg()
 
+    #: Whether weights whose heads are for another class count may load
+    #: (their heads skipped, with mmengine's warnings). Off: every inference
+    #: path (``tools/test.py``, ``init_model`` and so ``tools/infer.py``, the
+    #: pseudo masks, the inferencer) refuses them instead of predicting with
+    #: untrained heads. ``APCRunner.train`` turns it on: fine-tuning.
+    heads_may_differ = False
+    head_prefixes = ('decode_head.', 'weak_head.')
+
     def _check_checkpoint_fits(self, state_dict, prefix, local_metadata, *args) -> None:
-        """Refuse weights of another architecture instead of half-loading them.
+        """Refuse weights of another model, or of another class count,
+        instead of half-loading them.
 
         mmengine loads checkpoints non-strictly and only logs what does not
-        fit. Heads of another class count (fine-tuning) load with mmengine's
-        warnings (an evaluation refuses them: ``CheckpointFitHook``); a
-        checkpoint in which most of this model's tensors are missing or of
-        another shape is an error. The file's name comes with the state dict
+        fit. A checkpoint in which most of this model's tensors are missing or
+        of another shape is an error; so are heads of another class count,
+        unless ``heads_may_differ``. The file's name comes with the state dict
         (``apc_mmseg.utils.checkpoint`` puts it into its metadata).
         """
         own = {prefix + k: v.shape for k, v in self.state_dict().items()}
+        source = local_metadata.get(CHECKPOINT_SOURCE_KEY, 'checkpoint')
         fits = sum(1 for k, shape in own.items()
                    if k in state_dict and tuple(state_dict[k].shape) == tuple(shape))
         if fits < len(own) / 2:
             missing = [k for k in own if k not in state_dict][:3]
-            source = local_metadata.get(CHECKPOINT_SOURCE_KEY, 'checkpoint')
             raise ValueError(
                 f'{source}: not weights of this model ({fits} of {len(own)} tensors fit; '
                 f'e.g. missing {missing}). Is it a checkpoint of another config?')
+        heads = tuple(prefix + h for h in self.head_prefixes)
+        wrong = [k for k, shape in own.items() if k.startswith(heads) and k in state_dict
+                 and tuple(state_dict[k].shape) != tuple(shape)]
+        if wrong and not self.heads_may_differ:
+            k = wrong[0]
+            raise ValueError(
+                f'{source}: its heads are for {state_dict[k].shape[0]} classes, the config '
+                f'has {self.num_classes} ({k}: {tuple(state_dict[k].shape)} vs '
+                f'{tuple(own[k])}); use the config it was trained with')
 
     # ------------------------------------------------------------ training
     def loss(self, inputs: Tensor, data_samples: List[SegDataSample]) -> dict:
