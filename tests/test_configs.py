@@ -111,15 +111,17 @@ def lay_out(ds, role, demo_data, root):
     for name, src in files:
         os.makedirs(osp.dirname(osp.join(root, name)), exist_ok=True)
         shutil.copy(osp.join(demo_data, src), osp.join(root, name))
-    ds.update(type=OPEN_TYPE.get(ds.type, ds.type), data_root=root)
+    if 'type' in ds:  # (WSSSValDataset's training part may take val's)
+        ds.type = OPEN_TYPE.get(ds.type, ds.type)
+    ds.data_root = root
     ds['metainfo'] = dict(classes=GENERATED_CLASSES)  # replaced, palette included
-    if ds.type == 'BaseSegDataset':
+    if ds.get('type') == 'BaseSegDataset':
         ds.update(img_suffix='.jpg', seg_map_suffix='.png')
 
 
 def shrink_pipelines(cfg, size=(64, 64)):
     for _, ds in datasets_of(cfg):
-        for t in ds.pipeline:
+        for t in ds.get('pipeline', []):
             if t.type in ('Resize', 'RandomResize'):
                 t.scale = size
             elif t.type == 'RandomCrop':

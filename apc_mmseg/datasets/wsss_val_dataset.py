@@ -8,6 +8,10 @@ from mmseg.registry import DATASETS
 
 from ..utils.sample_keys import TRAIN_MASK_KEY, WSSS_ROLE_KEY
 
+# What the training part needs: the image, its tags and its mask.
+TRAIN_PART_PIPELINE = [dict(type='LoadImageFromFile'), dict(type='LoadImageLevelLabels'),
+                       dict(type='LoadAnnotations'), dict(type='PackWeakSegInputs')]
+
 
 @DATASETS.register_module()
 class WSSSValDataset(ConcatDataset):
@@ -28,7 +32,10 @@ class WSSSValDataset(ConcatDataset):
         val (dict | Dataset): The validation set (masks).
         train (dict | Dataset): Training images with image labels
             (``labels_file``, ``LoadImageLevelLabels`` in the pipeline) and
-            masks (``seg_map_path``, ``LoadAnnotations``).
+            masks (``seg_map_path``, ``LoadAnnotations``). As a dict it
+            takes what it does not name from ``val`` (type, root, classes,
+            folders; not ``ann_file``), and ``TRAIN_PART_PIPELINE`` when it
+            names no pipeline: a config gives only its list and tag file.
         num_train (int, optional): Use the first ``num_train`` of them
             (mmengine's ``indices``). None: all.
         ignore_index (int): The value of the blanked masks. Defaults to 255.
@@ -38,10 +45,22 @@ class WSSSValDataset(ConcatDataset):
                  num_train: Optional[int] = None, ignore_index: int = 255,
                  lazy_init: bool = False):
         self.ignore_index = ignore_index
-        if isinstance(train, dict) and num_train is not None:
-            train = dict(copy.deepcopy(train), indices=num_train)
+        if isinstance(train, dict):
+            train = self.train_part(val, train, num_train)
         datasets = [DATASETS.build(d) if isinstance(d, dict) else d for d in (val, train)]
         super().__init__(datasets, lazy_init=lazy_init)
+
+    @staticmethod
+    def train_part(val, train: dict, num_train: Optional[int]) -> dict:
+        """The training part's dataset config: ``val``'s, with ``train``'s
+        keys over it."""
+        base = {k: v for k, v in val.items() if k not in ('ann_file', 'pipeline', 'indices')} \
+            if isinstance(val, dict) else {}
+        part = copy.deepcopy(dict(base, pipeline=TRAIN_PART_PIPELINE))
+        part.update(copy.deepcopy(train))
+        if num_train is not None:
+            part['indices'] = num_train
+        return part
 
     def __getitem__(self, idx: int) -> dict:
         sample = super().__getitem__(idx)

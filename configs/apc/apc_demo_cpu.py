@@ -35,34 +35,12 @@ train_dataloader = dict(
     dataset=dict(type='WeakSegDataset', data_root=data_root, metainfo=metainfo,
                  ann_file='ImageSets/Segmentation/train.txt',
                  pipeline=train_pipeline))
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='PackWeakSegInputs'),
-]
-val_set = dict(type='WeakSegDataset', data_root=data_root, metainfo=metainfo,
-               data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
-               ann_file='ImageSets/Segmentation/val.txt', pipeline=test_pipeline)
-# Validation also judges the weak supervision (WSSSMetric): the pseudo masks of
-# 100 training images, and the image classifier on val.
-val_dataloader = dict(
-    batch_size=1, num_workers=1, persistent_workers=True,
-    dataset=dict(
-        _delete_=True,
-        type='WSSSValDataset',
-        val=val_set,
-        train=dict(
-            type='WeakSegDataset', data_root=data_root, metainfo=metainfo,
-            data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
-            ann_file='ImageSets/Segmentation/train.txt', labels_file='cls_labels.json',
-            pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadImageLevelLabels'),
-                      dict(type='LoadAnnotations'), dict(type='PackWeakSegInputs')]),
-        num_train=100))
-val_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']), dict(type='WSSSMetric')]
-test_dataloader = dict(
-    batch_size=1, num_workers=1, persistent_workers=True,
-    dataset=dict(_delete_=True, **val_set))
-test_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+# Validation (the base's WSSSValDataset) also judges the weak supervision
+# (WSSSMetric): the pseudo masks of 100 training images, and the image
+# classifier on val.
+data = dict(type='WeakSegDataset', data_root=data_root, metainfo=metainfo)
+val_dataloader = dict(num_workers=1, dataset=dict(val=data, num_train=100))
+test_dataloader = dict(num_workers=1, dataset=data)
 
 optim_wrapper = dict(optimizer=dict(lr=1e-3), paramwise_cfg=dict(_delete_=True, custom_keys={}))
 param_scheduler = [dict(type='UnfreezeStepLR', milestone=10 ** 9, by_epoch=False)]

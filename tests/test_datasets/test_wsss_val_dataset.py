@@ -64,3 +64,26 @@ def test_training_images_without_masks_are_refused(demo_data):
     ds = WSSSValDataset(val, train, num_train=1)
     with pytest.raises(ValueError, match='train_00000.jpg.*need masks'):
         ds[4]
+
+
+def test_the_training_part_takes_what_it_does_not_name_from_val(demo_data):
+    """The config's base gives the training part only its list and tag file;
+    type, root, classes and folders come from val, the pipeline loads tags
+    and masks; keys it names win."""
+    from apc_mmseg.datasets.wsss_val_dataset import TRAIN_PART_PIPELINE
+    val = dict(type='WeakSegDataset', data_root=demo_data,
+               metainfo=dict(classes=('background', 'disc', 'square', 'triangle')),
+               data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
+               ann_file='ImageSets/Segmentation/val.txt', pipeline=[], indices=2)
+    part = WSSSValDataset.train_part(val, dict(ann_file='ImageSets/Segmentation/train.txt',
+                                               labels_file='cls_labels.json'), num_train=3)
+    assert part == dict(val, ann_file='ImageSets/Segmentation/train.txt',
+                        labels_file='cls_labels.json', pipeline=TRAIN_PART_PIPELINE, indices=3)
+    own = WSSSValDataset.train_part(val, dict(ann_file='a.txt', pipeline=['p'], type='X'), None)
+    assert (own['pipeline'], own['type'], 'indices' in own) == (['p'], 'X', False)
+    ds = WSSSValDataset(val=dict(val, indices=None), num_train=3,
+                        train=dict(ann_file='ImageSets/Segmentation/train.txt',
+                                   labels_file='cls_labels.json'))
+    sample = ds[len(ds) - 1]['data_samples']
+    assert len(ds) == 4 + 3 and sample.metainfo['wsss_role'] == 'train'
+    assert 'gt_image_labels' in sample and 'gt_train_sem_seg' in sample

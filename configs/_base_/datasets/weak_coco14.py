@@ -10,10 +10,13 @@ train_dataloader = dict(
         data_prefix=dict(img_path='train2014'),
         ann_file='train.txt',
         labels_file='cls_labels.json'))
-val_dataloader = dict(
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix=dict(img_path='val2014', seg_map_path='SegmentationClass/val2014'),
-        ann_file='val.txt'))
-test_dataloader = val_dataloader
+coco_val = dict(
+    type=dataset_type,
+    data_root=data_root,
+    data_prefix=dict(img_path='val2014', seg_map_path='SegmentationClass/val2014'),
+    ann_file='val.txt',
+    pipeline={{_base_.test_pipeline}})
+# Plain validation: mIoU on val (no WSSSMetric part).
+val_dataloader = dict(dataset=dict(_delete_=True, **coco_val))
+test_dataloader = dict(dataset=dict(_delete_=True, **coco_val))
+val_evaluator = dict(_delete_=True, type='IoUMetric', iou_metrics=['mIoU'])
