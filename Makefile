@@ -24,7 +24,8 @@ STAMP := $(VENV)/.installed$(if $(TORCH_CUDA),-$(TORCH_CUDA),)
 # CUDA ops are wanted. FORCE_CUDA=1 builds CUDA ops, FORCE_CUDA=0 CPU ops
 # (GPUs hidden from the build), unset: CUDA when torch sees a GPU. CUDA builds
 # get TORCH_CUDA_ARCH_LIST (yours, else the visible GPUs', else a default list,
-# so a build node without a GPU works); MAX_JOBS defaults to the machine's cores.
+# so a build node without a GPU works); MAX_JOBS defaults to the machine's cores
+# (nproc without OMP_NUM_THREADS, which nproc would otherwise obey).
 WHEELHOUSE ?= $(HOME)/.cache/apc_mmseg/wheels
 MMCV_TAG_SCRIPT := tools/misc/mmcv_build_tag.py
 
@@ -77,7 +78,7 @@ mmcv:
 		tar xzf $$tmp/mmcv-$(MMCV_VERSION).tar.gz -C $$tmp; \
 		sed -i 's/-std=c++1[47]/-std=c++20/g' $$tmp/mmcv-$(MMCV_VERSION)/setup.py; \
 		mkdir -p $$dir; \
-		MMCV_WITH_OPS=1 FORCE_CUDA=$$cuda MAX_JOBS=$${MAX_JOBS:-$$(nproc)} \
+		MMCV_WITH_OPS=1 FORCE_CUDA=$$cuda MAX_JOBS=$${MAX_JOBS:-$$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)} \
 			$(PIP) wheel --no-deps --no-build-isolation -w $$dir $$tmp/mmcv-$(MMCV_VERSION); \
 		rm -rf $$tmp; \
 	fi; \

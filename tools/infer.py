@@ -17,6 +17,7 @@ import mmcv
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.utils import ProgressBar
+from mmseg.apis import inference_model, init_model
 
 import apc_mmseg  # noqa: F401  (registers the components)
 from apc_mmseg.apis import patch_scores
@@ -40,7 +41,6 @@ def main(argv=None):
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings in the config, key=value')
     args = parser.parse_args(argv)
-    from mmseg.apis import inference_model, init_model
     root, files = list_images(args.images)
     stems = output_stems(root, files, args.out, args.overwrite)
     cfg = Config.fromfile(args.config)

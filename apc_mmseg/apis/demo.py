@@ -25,6 +25,7 @@ import numpy as np
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.runner import Runner
+from mmseg.apis import init_model
 from mmseg.registry import RUNNERS
 from PIL import Image
 
@@ -85,7 +86,6 @@ def run_demo(config: str, data: str = 'data/demo', work_dir: str = 'work_dirs/de
     evaluate, draw; returns the summary (``rows`` of (what, val mIoU, train
     mIoU), per-class IoU, timings) also written to ``<work_dir>/summary.json``.
     The pseudo masks are refined with each CRF unary (``CRF_UNARIES``)."""
-    from mmseg.apis import init_model
     t0 = time.perf_counter()
     if not osp.isfile(osp.join(data, 'cls_labels.json')):
         generate(data, num_train, num_val, seed=0, kind=kind)

@@ -10,12 +10,12 @@ from typing import Optional, Union
 
 import numpy as np
 import torch
+from mmseg.apis.utils import _preprare_data  # mmseg's own, as inference_model uses
 from torch import Tensor
 
 
 def _inputs(model, img: Union[str, np.ndarray]):
     """The test pipeline and the data preprocessor applied to one image."""
-    from mmseg.apis.utils import _preprare_data  # mmseg's own for inference_model
     data, _ = _preprare_data(img, model)
     data = model.data_preprocessor(data, False)
     return data['inputs'], data['data_samples']

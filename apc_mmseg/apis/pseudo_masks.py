@@ -25,6 +25,9 @@ import numpy as np
 import torch
 from mmengine.dataset import pseudo_collate
 from mmengine.utils import ProgressBar
+from mmseg.apis import init_model
+from mmseg.registry import DATASETS
+from mmseg.utils import register_all_modules
 from PIL import Image
 
 from ..evaluation import IoUAccumulator
@@ -37,7 +40,6 @@ MANIFEST = 'pseudo_masks.json'
 def build_label_dataset(cfg, ann_file=None, mask_dir=None, labels_file=None, data_root=None):
     """The config's training images (or ``ann_file``'s) with their image labels,
     and their masks when ``mask_dir`` is given, in test mode."""
-    from mmseg.registry import DATASETS
     ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
     if data_root:
         ds_cfg.data_root = data_root
@@ -102,8 +104,6 @@ def make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=None, mask_dir=None,
                       progress=True) -> dict:
     """Write the masks; returns ``dict(miou, per_class_iou, images, written,
     reused, seconds, images_per_s)`` (``miou`` None without ``mask_dir``)."""
-    from mmseg.apis import init_model
-    from mmseg.utils import register_all_modules
     register_all_modules(init_default_scope=True)
     cfg = copy.deepcopy(cfg)
     test_cfg = cfg.model.test_cfg

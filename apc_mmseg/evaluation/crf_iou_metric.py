@@ -3,6 +3,7 @@ from collections import deque
 from multiprocessing import get_context
 from typing import Optional, Sequence, Union
 
+import mmcv
 import numpy as np
 import torch
 from mmseg.evaluation.metrics import IoUMetric
@@ -28,7 +29,6 @@ def _one_thread() -> None:
 def crf_areas(job: tuple) -> tuple:
     """One image: DenseCRF over the given classes' probabilities, then
     mmseg's intersection / union areas against the mask (run in a worker)."""
-    import mmcv
     img_path, probs, classes, mask, num_classes, ignore_index, cfg = job
     image = mmcv.imread(img_path, channel_order='rgb')
     if image is None or image.shape[:2] != probs.shape[1:]:

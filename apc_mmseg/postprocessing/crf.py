@@ -3,7 +3,10 @@ from collections import deque
 from multiprocessing import get_context
 from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
+import mmcv
 import numpy as np
+import pydensecrf.densecrf as dcrf
+from pydensecrf.utils import unary_from_softmax
 from torch import Tensor
 
 CRF_DEFAULTS = dict(gauss_sxy=1, gauss_compat=3, bilateral_sxy=67,
@@ -39,9 +42,6 @@ def dense_crf(image: np.ndarray, probs: np.ndarray,
     Returns:
         ``[K, H, W]`` float32 refined probabilities.
     """
-    import pydensecrf.densecrf as dcrf
-    from pydensecrf.utils import unary_from_softmax
-
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f'dense_crf needs an HxWx3 uint8 image, got '
                          f'{image.shape} {image.dtype}')
@@ -68,7 +68,6 @@ def dense_crf(image: np.ndarray, probs: np.ndarray,
 def _crf_job(job, cfg):
     image, probs, classes = job
     if isinstance(image, str):  # a path: read in the worker, not pickled across
-        import mmcv
         image = mmcv.imread(image, channel_order='rgb')
     return dense_crf(image, probs, classes, **cfg)
 

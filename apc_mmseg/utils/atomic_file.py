@@ -3,7 +3,7 @@ import os
 import os.path as osp
 import tempfile
 
-from mmengine.fileio import LocalBackend, register_backend
+from mmengine.fileio import LocalBackend, io, register_backend
 
 
 def current_umask() -> int:
@@ -54,7 +54,6 @@ class AtomicLocalBackend(LocalBackend):
 
 def use_atomic_local_writes() -> None:
     """Make the backend of plain paths atomic (mmengine registers it as '')."""
-    from mmengine.fileio import io
     register_backend('local', AtomicLocalBackend, force=True, prefixes='')
     for key, backend in list(io.backend_instances.items()):
         if type(backend) is LocalBackend:  # cached before this import

@@ -5,6 +5,7 @@ import os
 
 import torch
 import torch.distributed as dist
+from mmengine.logging import print_log
 
 
 def prepare_distributed(cfg, launcher: str) -> None:
@@ -86,7 +87,6 @@ def split_global_batch(cfg, world_size: int) -> None:
     (the value a config written for one process carries), i.e. when someone
     asked for another per-process batch.
     """
-    from mmengine.logging import print_log
     total = cfg.get('global_batch_size', None)
     if total is None:
         return

@@ -91,7 +91,7 @@ def load_source(path: str) -> Dict[str, torch.Tensor]:
             with np.load(path) as npz:
                 return npz_to_timm({k: npz[k] for k in npz.files})
         if path.endswith('.safetensors'):
-            from safetensors.torch import load_file
+            from safetensors.torch import load_file  # optional: for these files only
             sd = load_file(path)
         else:
             sd = torch.load(path, map_location='cpu', weights_only=True)

@@ -24,6 +24,7 @@ import resource
 import tempfile
 import time
 
+import cv2
 import numpy as np
 import torch
 from mmengine.config import Config
@@ -152,7 +153,6 @@ def bench_heads(num_classes, grid, batch, dim, device, warmup, reps):
 def bench_crf(warmup, reps):
     """DenseCRF at 500x375 on a random-noise image (the bilateral filter's worst
     case) and on a demo scene (smooth background, objects) upscaled to that size."""
-    import cv2
     rng = np.random.default_rng(0)
     images = dict(noise=rng.integers(0, 256, (375, 500, 3), dtype=np.uint8),
                   scene=cv2.resize(make_image(np.random.default_rng(0))[0], (500, 375)))
@@ -169,7 +169,6 @@ def bench_crf(warmup, reps):
 def crf_eval_samples(root, num_images, num_classes=21):
     """Demo scenes at 500x375 written to ``root`` with their masks and noisy
     class probabilities, as ``CRFIoUMetric`` receives them."""
-    import cv2
     rng = np.random.default_rng(0)
     samples = []
     for i in range(num_images):
@@ -217,7 +216,6 @@ def bench_crf_eval(num_images=32, workers='auto'):
 def write_loader_images(cfg, root, num_images):
     """``num_images`` 500x375 JPEG scenes with image labels where the config's
     training set looks for them."""
-    import cv2
     ds_cfg = cfg.train_dataloader.dataset
     classes = (ds_cfg.get('metainfo') or {}).get('classes') or \
         DATASETS.get(ds_cfg.type).METAINFO['classes']

@@ -21,8 +21,11 @@ import json
 import os
 import os.path as osp
 
+import mmengine
 import numpy as np
 from PIL import Image
+from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
 
 from ..weak_coco_dataset import COCO_THINGS
 
@@ -37,7 +40,6 @@ def paint(job):
                     return out_path
         except OSError:
             pass  # a half-written PNG from an interrupted run: write it again
-    from pycocotools import mask as mask_utils
     label = np.zeros((h, w), np.uint8)
     for idx, crowd, _, segm in sorted(objects, key=lambda o: (not o[1], -o[2])):
         if isinstance(segm, list):
@@ -54,7 +56,6 @@ def paint(job):
 
 
 def prepare_split(root, split, nproc=1):
-    from pycocotools.coco import COCO
     ann_file = osp.join(root, 'annotations', f'instances_{split}2014.json')
     if not osp.isfile(ann_file):
         raise FileNotFoundError(f'annotation file not found: {ann_file}')
@@ -78,10 +79,8 @@ def prepare_split(root, split, nproc=1):
         labels[stem] = sorted({COCO_THINGS[o[0] - 1] for o in objects})
         ids.append(stem)
     if nproc > 1:
-        import mmengine
         mmengine.track_parallel_progress(paint, jobs, nproc)
     else:
-        import mmengine
         mmengine.track_progress(paint, jobs)
     with open(osp.join(root, f'{split}.txt'), 'w') as f:
         f.write('\n'.join(ids) + '\n')

@@ -14,6 +14,7 @@ import json
 import os
 import os.path as osp
 
+import mmengine
 import numpy as np
 from PIL import Image
 
@@ -51,7 +52,6 @@ def labels_from_masks(root, mask_dir, ids, nproc=1):
     if missing:
         raise FileNotFoundError(f'{len(missing)} mask(s) missing, e.g. {missing[0]}')
     if nproc > 1:
-        import mmengine
         found = mmengine.track_parallel_progress(mask_classes, paths, nproc)
     else:
         found = [mask_classes(p) for p in paths]
