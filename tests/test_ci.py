@@ -1,0 +1,26 @@
+"""The soak script (.ci/soak_multiprocess.sh) keeps running: one round of its
+tool checks, and the pytest ids it names exist."""
+import os.path as osp
+import re
+import subprocess
+import sys
+
+from helpers import REPO, run, tool_env
+
+SOAK = osp.join(REPO, '.ci/soak_multiprocess.sh')
+
+
+def test_one_round_of_the_soak_scripts_tool_checks_passes():
+    env = dict(tool_env(), SOAK_CHECKS='train test', SOAK_LOAD='0', PY=sys.executable)
+    out = run(['bash', SOAK, '1'], env)
+    assert 'soak: 1 of 1 rounds passed, 0 failed, with 0 load processes' in out, out[-2000:]
+
+
+def test_the_pytest_ids_of_the_soak_script_exist():
+    ids = re.findall(r'tests/[\w/]+\.py(?:::\w+)?', open(SOAK).read())
+    assert len(ids) == 2
+    proc = subprocess.run([sys.executable, '-m', 'pytest', '--collect-only', '-q', *ids],
+                          cwd=REPO, env=tool_env(), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    for node in ids:
+        assert node in proc.stdout, node
