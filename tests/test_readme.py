@@ -1,13 +1,18 @@
 """Every shell command the README shows either runs here as written (in a
-shortened form where it trains) or is listed below with what it needs that a
-test machine lacks; the README cannot drift from the tools."""
+shortened form where it trains), or, where another test runs its whole path
+end to end, is parsed by its tool's own parser with the files it names
+checked, or is listed below with what it needs that a test machine lacks; the
+README cannot drift from the tools."""
+import importlib.util
 import os
 import os.path as osp
 import re
+import shlex
 import subprocess
 
 import pytest
 from helpers import REPO, free_port, tool_env
+from mmengine.config import Config
 
 # What a command needs that the test cannot have: data sets, weights,
 # checkpoints of a real run, a GPU build, or minutes of the full demo/suite.
@@ -20,6 +25,15 @@ NEEDS = {
     'make test': 'the suite itself',
     'TORCH_CUDA=': "another torch build (PyTorch's index, downloads)",
     'clean-venv': 'removing the environment the test runs in',
+}
+# Commands whose path another test runs end to end (named here): parsed by the
+# tool's own parser after the others ran, the config and checkpoint checked.
+PARSED = {
+    'dist_test.sh': 'test_train_test.py::test_dist_test_with_out_show_dir_and_tta',
+    'CRFIoUMetric': 'test_crf_iou_metric.py::test_dist_test_with_the_crf_metric',
+    'benchmark.py': 'test_benchmark.py::test_runs_every_part_and_reports_consistent_ratios',
+    'tools/demo.py': 'test_pseudo_masks.py::test_demo_end_to_end_shortened_with_two_seeds',
+    'make gpu-check': 'test_gpu_check.py (and gpu_check.py, run below)',
 }
 # Shortened training: a few iterations of a small batch (the checkpoint names follow).
 SHORT = {'iter_3000.pth': 'iter_2.pth'}
@@ -44,6 +58,32 @@ def runnable(command):
     return not any(key in command for key in NEEDS)
 
 
+def parsed_only(command):
+    return any(key in command for key in PARSED)
+
+
+def parse_with_its_tool(command):
+    """The command's arguments as its tool's ``parse_args`` reads them (a
+    ``dist_*.sh`` wrapper's as the tool it launches); ``make`` targets by
+    ``make -n``."""
+    if command.startswith('make '):
+        proc = subprocess.run(['make', '-n', *command.split()[1:]], cwd=REPO,
+                              capture_output=True, text=True)
+        assert proc.returncode == 0 and 'gpu_check.py' in proc.stdout, proc.stderr
+        return None
+    words = shlex.split(command)
+    words = words[1:] if words[0] == 'python' else words
+    script, argv = words[0], words[1:]
+    if script.endswith('.sh'):  # CONFIG [CHECKPOINT] GPUS ARGS -> the tool's own
+        tool = script.replace('dist_', '').replace('.sh', '.py')
+        gpus = 2 if 'test' in tool else 1
+        script, argv = tool, argv[:gpus] + ['--launcher', 'pytorch'] + argv[gpus + 1:]
+    spec = importlib.util.spec_from_file_location('readme_tool', osp.join(REPO, script))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.parse_args(argv)
+
+
 def shortened(command):
     for long, short in SHORT.items():
         command = command.replace(long, short)
@@ -62,17 +102,19 @@ def test_the_readme_shows_commands_of_both_kinds():
     assert len([c for c in commands if not runnable(c)]) >= 8
 
 
-def test_runnable_readme_commands_run_as_written(tmp_path):
+def test_runnable_readme_commands_run_as_written(tmp_path, monkeypatch):
     """Run in a scratch folder that sees the repository's configs, tools and
     venv, so data/ and work_dirs/ land there; `make` runs in the repository.
-    CPU only (on a GPU machine `make gpu-check` is its own check)."""
+    CPU only (on a GPU machine `make gpu-check` is its own check). Then the
+    commands in PARSED are parsed, the files they name found."""
     for name in ('configs', 'tools', '.venv'):
         os.symlink(osp.join(REPO, name), tmp_path / name)
     env = tool_env()
     env['CUDA_VISIBLE_DEVICES'] = ''
     env['PORT'] = str(free_port())
+    commands = list(filter(runnable, readme_commands()))
     ran = []
-    for command in filter(runnable, readme_commands()):
+    for command in [c for c in commands if not parsed_only(c)]:
         cwd = REPO if command.startswith('make ') else tmp_path
         line = shortened(command)
         proc = subprocess.run(['bash', '-c', f'set -e; source .venv/bin/activate; {line}'],
@@ -80,10 +122,20 @@ def test_runnable_readme_commands_run_as_written(tmp_path):
         assert proc.returncode == 0, f'README command failed: {line}\n' \
             f'{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}'
         ran.append((command, proc.stdout + proc.stderr))
-    assert any('no CUDA device is visible' in text for c, text in ran if 'gpu-check' in c)
+    assert any('no CUDA device is visible' in text for c, text in ran if 'gpu_check' in c)
     assert os.listdir(tmp_path / 'work_dirs/demo_2ranks/preds')
     assert osp.isfile(tmp_path / 'work_dirs/demo_2ranks/pseudo/pseudo_masks.json')
-    assert len(ran) == len([c for c in readme_commands() if runnable(c)])
+    parsed = [c for c in commands if parsed_only(c)]
+    assert len(ran) + len(parsed) == len(commands) and len(parsed) == len(PARSED) + 1
+    monkeypatch.chdir(tmp_path)
+    for command in parsed:
+        args = parse_with_its_tool(shortened(command))
+        if args is None:
+            continue
+        config = getattr(args, 'config', None) or 'configs/apc/apc_demo_cpu.py'
+        Config.fromfile(config)
+        if getattr(args, 'checkpoint', None):
+            assert osp.isfile(args.checkpoint), f'{command}: no {args.checkpoint}'
 
 
 @pytest.mark.parametrize('command', [c for c in readme_commands() if not runnable(c)])

@@ -26,7 +26,7 @@ def cell(v, width):
     return f'{v:{width}.1f}'
 
 
-def main(argv=None):
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--kind', choices=sorted(KIND_DEFAULTS), default='demo',
                         help="the generated set: 'demo' (3 classes) or 'hard' (6 classes, "
@@ -42,7 +42,11 @@ def main(argv=None):
                         help='one run per seed (work dirs <work-dir>/seed_<s> when several)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, as in tools/train.py')
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     defaults = KIND_DEFAULTS[args.kind]
     args.config, args.data, args.work_dir = (
         given or default for given, default in zip((args.config, args.data, args.work_dir),

@@ -323,7 +323,7 @@ def run_benchmark(config, batch=2, train_size=384, test_size=960, device=None, a
     return report
 
 
-def main(argv=None):
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
     parser.add_argument('--batch', type=int, default=2)
@@ -345,7 +345,11 @@ def main(argv=None):
                         help="the card's peak for the step's precision, for the FLOP "
                         'utilisation (known: ' + ', '.join(PEAK_TFLOPS['bfloat16']) + ')')
     parser.add_argument('--out', help='write the figures as JSON here')
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     report = run_benchmark(
         args.config, args.batch, args.train_size, args.test_size, args.device, args.amp,
         args.warmup, args.reps, args.skip, args.loader_workers, args.loader_batches,
