@@ -44,8 +44,10 @@ $(STAMP): requirements.txt requirements-dev.txt setup.py
 	$(PIP) install -q --no-build-isolation --no-deps -e .
 	touch $(STAMP)
 
+# Two test processes (pytest-xdist) at one torch thread each: most tests wait on
+# tool processes of their own, so the two cores stay busy (11.7 -> ~6.5 min here).
 test: install
-	$(PY) -m pytest tests -q
+	OMP_NUM_THREADS=1 $(PY) -m pytest tests -q -n auto --maxprocesses 4
 
 # ruff (ruff.toml): pyflakes, pycodestyle at 100 columns, import order.
 lint: install

@@ -25,8 +25,8 @@ import argparse
 import os
 import sys
 
-import torch
-
+# torch is imported inside the functions that read the installed one: the tag
+# arithmetic (--assume, and its tests) runs without its seconds-long import.
 PY_TAG = f'py{sys.version_info.major}{sys.version_info.minor}'
 
 
@@ -82,6 +82,7 @@ def build_tag(torch_version: str, torch_cuda, cuda_visible: bool, force_cuda: st
 
 
 def visible_archs():
+    import torch
     if not torch.cuda.is_available():
         return None
     return ['{}.{}'.format(*torch.cuda.get_device_capability(i))
@@ -89,12 +90,14 @@ def visible_archs():
 
 
 def current_tag() -> str:
+    import torch
     return build_tag(torch.__version__, torch.version.cuda, torch.cuda.is_available(),
                      os.environ.get('FORCE_CUDA', ''), visible_archs())
 
 
 def current_arch_list() -> str:
     """What the mmcv build gets as ``TORCH_CUDA_ARCH_LIST`` ('' for CPU ops)."""
+    import torch
     if not want_cuda(torch.__version__, torch.version.cuda, torch.cuda.is_available(),
                      os.environ.get('FORCE_CUDA', '')):
         return ''
@@ -104,6 +107,7 @@ def current_arch_list() -> str:
 def torch_variant_mismatch(variant: str):
     """Why the installed torch is not the ``TORCH_CUDA`` variant asked for
     (``cu126``, ``cpu``; '' accepts any), or None."""
+    import torch
     have = 'cu' + torch.version.cuda.replace('.', '') if torch.version.cuda else 'cpu'
     if variant in ('', have):
         return None
