@@ -5,24 +5,24 @@ import stat
 import subprocess
 import sys
 
-import pytest
-
 SAVE = '''
 import os, sys, torch
-os.umask(int(sys.argv[2], 8))
-if sys.argv[3] == 'with':
+if sys.argv[2] == 'with':
     import apc_mmseg  # noqa: F401
 from mmengine.runner.checkpoint import save_checkpoint
-save_checkpoint({'w': torch.zeros(2)}, sys.argv[1])
+for umask in sys.argv[3:]:
+    os.umask(int(umask, 8))
+    save_checkpoint({'w': torch.zeros(2)}, os.path.join(sys.argv[1], umask + '.pth'))
 '''
+UMASKS = ('022', '027', '002')
 
 
-@pytest.mark.parametrize('umask', ['022', '027', '002'])
-def test_checkpoint_mode_is_the_same_with_and_without_the_package(tmp_path, umask):
+def test_checkpoint_mode_is_the_same_with_and_without_the_package(tmp_path):
     modes = {}
     for which in ('without', 'with'):
-        path = tmp_path / f'{which}.pth'
-        subprocess.run([sys.executable, '-c', SAVE, str(path), umask, which], check=True,
-                       capture_output=True)
-        modes[which] = stat.S_IMODE(os.stat(path).st_mode)
-    assert modes['with'] == modes['without'] == 0o666 & ~int(umask, 8)
+        (tmp_path / which).mkdir()
+        subprocess.run([sys.executable, '-c', SAVE, str(tmp_path / which), which, *UMASKS],
+                       check=True, capture_output=True)
+        modes[which] = [stat.S_IMODE(os.stat(tmp_path / which / f'{u}.pth').st_mode)
+                        for u in UMASKS]
+    assert modes['with'] == modes['without'] == [0o666 & ~int(u, 8) for u in UMASKS]
