@@ -31,7 +31,7 @@ from mmseg.utils import register_all_modules
 from PIL import Image
 
 from ..evaluation import IoUAccumulator
-from ..postprocessing import CRF_DEFAULTS, DEFAULT_UNARY, dense_crf_stream, patch_unary
+from ..postprocessing import CRF_DEFAULTS, DEFAULT_UNARY, CRFPool, crf_label_map, patch_unary
 from ..visualization import save_label_png
 
 MANIFEST = 'pseudo_masks.json'
@@ -169,8 +169,9 @@ def make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=None, mask_dir=None,
                 yield path, gt, res.pred_sem_seg.data[0].cpu().numpy()
                 continue
             labels = data['data_samples'][0].gt_image_labels.to(scores.device)
-            unary = patch_unary(scores, labels, crf_cfg['unary']).cpu().numpy()
-            yield path, gt, (info['img_path'], unary, labels.nonzero()[:, 0].tolist())
+            present = labels.nonzero()[:, 0]  # sorted; the workers get only these
+            unary = patch_unary(scores, labels, crf_cfg['unary'])[present].cpu().numpy()
+            yield path, gt, (info['img_path'], unary, present.tolist())
 
     if crf_cfg is None:
         for path, gt, pred in todo():
@@ -183,9 +184,10 @@ def make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=None, mask_dir=None,
                 waiting.append((path, gt))
                 yield job
         dense_cfg = {k: v for k, v in crf_cfg.items() if k != 'unary'}
-        for refined in dense_crf_stream(jobs(), workers, **dense_cfg):
-            path, gt = waiting.popleft()
-            finish(path, refined.argmax(0), gt)
+        with CRFPool(workers) as pool:
+            for pred in pool.map(crf_label_map, (job + (dense_cfg,) for job in jobs())):
+                path, gt = waiting.popleft()
+                finish(path, pred, gt)
     seconds = time.perf_counter() - t0
     if progress:
         print()

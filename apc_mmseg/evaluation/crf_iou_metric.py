@@ -1,15 +1,12 @@
 import os
-from collections import deque
-from multiprocessing import get_context
 from typing import Optional, Sequence, Union
 
-import mmcv
 import numpy as np
 import torch
 from mmseg.evaluation.metrics import IoUMetric
 from mmseg.registry import METRICS
 
-from ..postprocessing import CRF_DEFAULTS, check_crf_options, dense_crf
+from ..postprocessing import CRF_DEFAULTS, CRFPool, check_crf_options, crf_label_map
 
 
 def crf_workers(workers: Union[int, str] = 'auto') -> int:
@@ -21,22 +18,15 @@ def crf_workers(workers: Union[int, str] = 'auto') -> int:
     return max(1, (cores or 1) // int(os.environ.get('LOCAL_WORLD_SIZE', 1)))
 
 
-def _one_thread() -> None:
-    """Worker start: one core each (the pool already has a process a core)."""
-    torch.set_num_threads(1)
-
-
-def crf_areas(job: tuple) -> tuple:
+def crf_areas(img_path: str, probs: np.ndarray, classes: Sequence[int], mask: np.ndarray,
+              num_classes: int, ignore_index: int, cfg: dict) -> tuple:
     """One image: DenseCRF over the given classes' probabilities, then
-    mmseg's intersection / union areas against the mask (run in a worker)."""
-    img_path, probs, classes, mask, num_classes, ignore_index, cfg = job
-    image = mmcv.imread(img_path, channel_order='rgb')
-    if image is None or image.shape[:2] != probs.shape[1:]:
-        raise ValueError(f'{img_path}: cannot be read or is not of the prediction\'s size '
-                         f'{probs.shape[1:]}')
-    pred = np.asarray(classes)[dense_crf(image, probs, **cfg).argmax(0)]
-    return tuple(IoUMetric.intersect_and_union(torch.from_numpy(pred), torch.from_numpy(mask),
-                                               num_classes, ignore_index))
+    mmseg's intersection / union areas against the mask (run in a worker:
+    four vectors come back, not the map)."""
+    pred = crf_label_map(img_path, probs, classes, cfg)
+    return tuple(IoUMetric.intersect_and_union(torch.from_numpy(pred.astype(np.int64)),
+                                               torch.from_numpy(mask), num_classes,
+                                               ignore_index))
 
 
 @METRICS.register_module()
@@ -47,7 +37,7 @@ class CRFIoUMetric(IoUMetric):
     Each image's class probabilities (the softmax of ``seg_logits``, as mmseg
     reads them; APC's models store log-probabilities) are refined over the
     classes the prediction contains, with the image read from its path, in a
-    pool of ``workers`` processes that runs beside the model: while it
+    ``CRFPool`` of ``workers`` processes that runs beside the model: while it
     predicts the next images, the CRF of the previous ones uses the other
     cores. At most ``4 * workers`` images are in flight. Results of all ranks
     are gathered as by ``IoUMetric``.
@@ -65,7 +55,7 @@ class CRFIoUMetric(IoUMetric):
         check_crf_options(crf or {}, 'CRFIoUMetric crf')
         self.crf_cfg = dict(CRF_DEFAULTS, **(crf or {}))
         self.workers = crf_workers(workers)
-        self._pool, self._pending = None, deque()
+        self._pool = CRFPool(self.workers)
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         num_classes = len(self.dataset_meta['classes'])
@@ -75,24 +65,9 @@ class CRFIoUMetric(IoUMetric):
             job = (ds['img_path'], probs[keep].cpu().numpy(), keep.tolist(),
                    ds['gt_sem_seg']['data'].squeeze(0).cpu().numpy(), num_classes,
                    self.ignore_index, self.crf_cfg)
-            self._submit(job)
-
-    def _submit(self, job: tuple) -> None:
-        if self.workers <= 1:
-            self.results.append(crf_areas(job))
-            return
-        if self._pool is None:  # spawn: safe after CUDA is initialised
-            self._pool = get_context('spawn').Pool(self.workers, initializer=_one_thread)
-        self._pending.append(self._pool.apply_async(crf_areas, (job,)))
-        while self._pending and (self._pending[0].ready()
-                                 or len(self._pending) >= 4 * self.workers):
-            self.results.append(self._pending.popleft().get())
+            self.results.extend(self._pool.submit(crf_areas, *job))
 
     def evaluate(self, size: int) -> dict:
-        while self._pending:
-            self.results.append(self._pending.popleft().get())
-        if self._pool is not None:
-            self._pool.close()
-            self._pool.join()
-            self._pool = None
+        self.results.extend(self._pool.drain())
+        self._pool.close()
         return super().evaluate(size)

@@ -1,9 +1,6 @@
 """DenseCRF refinement (pydensecrf2), with ViT-PCM's defaults (docs/method.md)."""
-from collections import deque
-from multiprocessing import get_context
-from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence
 
-import mmcv
 import numpy as np
 import pydensecrf.densecrf as dcrf
 from pydensecrf.utils import unary_from_softmax
@@ -63,47 +60,6 @@ def dense_crf(image: np.ndarray, probs: np.ndarray,
     q = np.array(crf.inference(iterations), dtype=np.float32).reshape(len(keep), H, W)
     out[keep] = q
     return out
-
-
-def _crf_job(job, cfg):
-    image, probs, classes = job
-    if isinstance(image, str):  # a path: read in the worker, not pickled across
-        image = mmcv.imread(image, channel_order='rgb')
-    return dense_crf(image, probs, classes, **cfg)
-
-
-def dense_crf_stream(jobs: Iterable[Tuple[Union[np.ndarray, str], np.ndarray,
-                                          Optional[Sequence[int]]]],
-                     workers: int = 1, **cfg) -> Iterator[np.ndarray]:
-    """``dense_crf`` over ``(image or its path, probs, classes)`` jobs, in order.
-
-    With ``workers > 1`` the jobs run in a pool of spawned processes (spawn:
-    safe after torch and CUDA are initialised) with at most ``4 * workers``
-    in flight, so a long stream of large score maps never piles up in memory
-    (``Pool.imap`` would read the whole input ahead).
-    """
-    cfg = dict(CRF_DEFAULTS, **cfg)
-    if workers <= 1:
-        for job in jobs:
-            yield _crf_job(job, cfg)
-        return
-    with get_context('spawn').Pool(workers) as pool:
-        pending = deque()
-        for job in jobs:
-            pending.append(pool.apply_async(_crf_job, (job, cfg)))
-            while pending and (pending[0].ready() or len(pending) >= 4 * workers):
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
-
-
-def dense_crf_batch(images: Sequence[np.ndarray], probs: Sequence[np.ndarray],
-                    classes: Optional[Sequence[Optional[Sequence[int]]]] = None,
-                    workers: int = 1, **cfg) -> List[np.ndarray]:
-    """``dense_crf`` over many images, in ``workers`` processes when > 1."""
-    classes = classes if classes is not None else [None] * len(images)
-    workers = min(workers, len(images))
-    return list(dense_crf_stream(zip(images, probs, classes), workers, **cfg))
 
 
 def masked_softmax(scores: Tensor, image_labels: Optional[Tensor]) -> Tensor:

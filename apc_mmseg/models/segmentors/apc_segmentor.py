@@ -1,3 +1,4 @@
+import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -13,8 +14,9 @@ from torch import Tensor
 from ...postprocessing import (
     CRF_DEFAULTS,
     DEFAULT_UNARY,
+    CRFPool,
     check_crf_options,
-    dense_crf_batch,
+    crf_probs,
     patch_unary,
 )
 from ...utils.checkpoint import CHECKPOINT_SOURCE_KEY
@@ -313,26 +315,34 @@ class APCSegmentor(EncoderDecoder):
 
     def _refine_with_crf(self, inputs: Tensor, results: List[SegDataSample],
                          labels: Optional[Tensor]) -> None:
+        """DenseCRF over each result's present classes (its tags, or the
+        classes its prediction contains) in a ``CRFPool``; the image is read
+        from its file where the sample has one, else recovered from
+        ``inputs``."""
         cfg = dict(CRF_DEFAULTS)
         if isinstance(self.test_cfg.crf, dict):
             cfg.update(self.test_cfg.crf)
         workers = cfg.pop('workers', 1)
         unary = cfg.pop('unary', DEFAULT_UNARY)
-        images, probs, classes = [], [], []
+        jobs, kept = [], []
         for i, res in enumerate(results):
             p = res.seg_logits.data.float()
             if self._output() == 'patch':
                 p = patch_unary(p, None if labels is None else labels[i], unary)
-            images.append(self._rgb_image(inputs[i], res.metainfo, p.shape[1:]))
-            probs.append(p.cpu().numpy())
             present = (labels[i] > 0).nonzero()[:, 0] if labels is not None \
                 else p.argmax(0).unique()
-            classes.append(present.tolist())
-        refined = dense_crf_batch(images, probs, classes, workers=workers, **cfg)
-        for res, q in zip(results, refined):
-            q = torch.from_numpy(q).to(res.seg_logits.data.device)
-            res.seg_logits = PixelData(data=q)
-            res.pred_sem_seg = PixelData(data=q.argmax(0, keepdim=True))
+            path = res.metainfo.get('img_path')
+            image = path if isinstance(path, str) and osp.isfile(path) else \
+                self._rgb_image(inputs[i], res.metainfo, p.shape[1:])
+            jobs.append((image, p[present].cpu().numpy(), cfg))
+            kept.append((p, present))
+        with CRFPool(min(workers, len(jobs))) as pool:
+            refined = list(pool.map(crf_probs, jobs))
+        for res, (p, present), q in zip(results, kept, refined):
+            full = torch.zeros_like(p)
+            full[present] = torch.from_numpy(q).to(p.device)
+            res.seg_logits = PixelData(data=full)
+            res.pred_sem_seg = PixelData(data=full.argmax(0, keepdim=True))
 
     def _rgb_image(self, img: Tensor, meta: dict, size) -> np.ndarray:
         """Undo the preprocessor's normalisation and padding: uint8 RGB at ``size``."""
