@@ -47,7 +47,7 @@ $(STAMP): requirements.txt requirements-dev.txt setup.py
 # Two test processes (pytest-xdist) at one torch thread each: most tests wait on
 # tool processes of their own, so the two cores stay busy (11.7 -> ~6.5 min here).
 test: install
-	OMP_NUM_THREADS=1 $(PY) -m pytest tests -q -n auto --maxprocesses 4
+	OMP_NUM_THREADS=1 $(PY) -m pytest tests -q -n auto --maxprocesses 4 --dist worksteal
 
 # ruff (ruff.toml): pyflakes, pycodestyle at 100 columns, import order.
 lint: install
