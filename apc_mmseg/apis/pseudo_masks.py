@@ -24,6 +24,7 @@ from collections import deque
 import numpy as np
 import torch
 from mmengine.dataset import pseudo_collate
+from mmengine.dist import all_reduce, barrier, get_dist_info
 from mmengine.utils import ProgressBar
 from mmseg.apis import init_model
 from mmseg.registry import DATASETS
@@ -103,7 +104,13 @@ def make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=None, mask_dir=None,
                       crf=False, workers=1, save_scores=False, device='cpu', overwrite=False,
                       progress=True) -> dict:
     """Write the masks; returns ``dict(miou, per_class_iou, images, written,
-    reused, seconds, images_per_s)`` (``miou`` None without ``mask_dir``)."""
+    reused, seconds, images_per_s)`` (``miou`` None without ``mask_dir``).
+
+    In a process group (``tools/dist_pseudo_masks.sh``) each rank makes the
+    masks of images ``rank, rank + world, ...`` on its own device with its own
+    ``workers``; every rank checks the folder's record, rank 0 writes it once
+    all have loaded the model, and the counts and the mIoU's areas are summed
+    over the ranks (the same figures as one process)."""
     register_all_modules(init_default_scope=True)
     cfg = copy.deepcopy(cfg)
     test_cfg = cfg.model.test_cfg
@@ -124,9 +131,17 @@ def make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=None, mask_dir=None,
         flip=flip, crf=crf_cfg, save_scores=save_scores, images=dataset.ann_file,
         labels=dataset.labels_file)))  # tuples as JSON gives them back
     needs_record = _check_manifest(out_dir, settings, overwrite)
+    rank, world = get_dist_info()
+    if world > 1:  # the record first, once: no rank writes a mask before it
+        barrier()  # every rank has its model and has checked the folder
+        if rank == 0 and needs_record:
+            _write_manifest(out_dir, settings)
+        needs_record = False
+        barrier()
     palette = dataset.metainfo['palette']
     metric = IoUAccumulator(model.num_classes) if mask_dir else None
-    bar = ProgressBar(len(dataset)) if progress else None
+    mine = range(rank, len(dataset), world)
+    bar = ProgressBar(len(mine)) if progress and rank == 0 else None
     counts = dict(written=0, reused=0)
     t0 = time.perf_counter()
 
@@ -146,7 +161,7 @@ def make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=None, mask_dir=None,
 
     def todo():
         """(mask path, ground truth, prediction or CRF job) of masks to make."""
-        for idx in range(len(dataset)):
+        for idx in mine:
             info = dataset.get_data_info(idx)
             path = osp.join(out_dir, info['img_id'] + '.png')
             if osp.isfile(path) and not overwrite:  # same settings: reuse
@@ -188,8 +203,14 @@ def make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=None, mask_dir=None,
             for pred in pool.map(crf_label_map, (job + (dense_cfg,) for job in jobs())):
                 path, gt = waiting.popleft()
                 finish(path, pred, gt)
+    if world > 1:  # the figures of all ranks, as one process would count them
+        totals = torch.tensor([counts['written'], counts['reused']], dtype=torch.float64)
+        all_reduce(totals)
+        counts = dict(written=int(totals[0]), reused=int(totals[1]))
+        for areas in metric.areas if metric is not None else ():
+            all_reduce(areas)
     seconds = time.perf_counter() - t0
-    if progress:
+    if bar is not None:
         print()
     return dict(miou=metric.miou() if metric else None,
                 per_class_iou=metric.per_class().tolist() if metric else None,

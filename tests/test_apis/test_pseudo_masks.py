@@ -4,13 +4,14 @@ import glob
 import json
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
-from helpers import DEMO_CONFIG, REPO, run, tool_env
+from helpers import DEMO_CONFIG, REPO, free_port, run, tool_env
 from mmengine.config import Config
 from PIL import Image
 
@@ -247,3 +248,29 @@ def test_every_inference_path_refuses_heads_of_another_class_count(cfg, trained,
                          'val_dataloader': None, 'val_cfg': None, 'val_evaluator': None})
     APCRunner.from_cfg(six).train()  # fine-tuning from it is allowed
     assert osp.isfile(tmp_path / 'ft' / 'iter_1.pth')
+
+
+def test_one_and_two_ranks_write_the_same_masks_and_resume_across(cfg, trained, tmp_path):
+    """tools/dist_pseudo_masks.sh with 1 and 2 gloo processes: the same mask
+    files byte for byte and the same mIoU; a 2-rank folder with masks missing
+    is finished by 1 process, reusing what the 2 ranks wrote."""
+    cfg_path = str(tmp_path / 'cfg.py')
+    cfg.dump(cfg_path)
+    env = dict(tool_env(), PYTHON=sys.executable, CUDA_VISIBLE_DEVICES='')
+    outs, said = {}, {}
+    for procs in (1, 2):
+        outs[procs] = tmp_path / f'masks_{procs}'
+        env['PORT'] = str(free_port())
+        log = run(['bash', 'tools/dist_pseudo_masks.sh', cfg_path, trained[1], str(procs),
+                   '--out-dir', str(outs[procs]), '--mask-dir', 'SegmentationClass'], env)
+        said[procs] = re.search(r'\((\d+) written, (\d+) reused.*mIoU ([\d.]+)', log).groups()
+    assert said[1] == said[2] and said[1][:2] == ('16', '0'), said
+    names = sorted(p.name for p in outs[1].iterdir())
+    assert names == sorted(p.name for p in outs[2].iterdir()) and len(names) == 17
+    for name in names:
+        assert (outs[1] / name).read_bytes() == (outs[2] / name).read_bytes(), name
+    for name in [n for n in names if n.endswith('.png')][:3]:  # a 2-rank run cut short
+        (outs[2] / name).unlink()
+    log = run([sys.executable, 'tools/make_pseudo_masks.py', cfg_path, trained[1], '--out-dir',
+               str(outs[2]), '--mask-dir', 'SegmentationClass'], tool_env())
+    assert '(3 written, 13 reused' in log and f'mIoU {said[1][2]}' in log, log[-1000:]
