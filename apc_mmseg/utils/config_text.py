@@ -1,3 +1,5 @@
+import copy
+
 from mmengine.config import Config
 
 
@@ -14,10 +16,11 @@ class TextCachedConfig(Config):
 
     @classmethod
     def of(cls, cfg) -> 'TextCachedConfig':
-        """A copy of ``cfg`` (a ``Config`` or a plain dict)."""
+        """A deep copy of ``cfg`` (a ``Config`` or a plain dict)."""
         if not isinstance(cfg, Config):
-            return cls(dict(cfg))
-        return cls(cfg.to_dict(), cfg_text=cfg.text, filename=cfg.filename)
+            return cls(copy.deepcopy(dict(cfg)))
+        return cls(copy.deepcopy(cfg.to_dict()), cfg_text=cfg.text, filename=cfg.filename,
+                   env_variables=cfg.env_variables)
 
     @property
     def pretty_text(self) -> str:

@@ -43,10 +43,13 @@ def test_a_run_formats_its_config_once(monkeypatch, demo_data, tmp_path):
     cfg.merge_from_dict(dict(tiny_cfg_options(demo_data, max_iters=2),
                              **{'default_hooks.checkpoint.interval': 1,
                                 'work_dir': str(tmp_path)}))
+    cfg.global_batch_size = 1  # the runner changes the loader's batch in its own copy
+    before = cfg.to_dict()
     calls = count_formatting(monkeypatch)
     torch.manual_seed(0)
     runner = APCRunner.from_cfg(cfg)
     runner.train()
+    assert cfg.to_dict() == before and runner.cfg.train_dataloader.batch_size == 1
     assert osp.isfile(tmp_path / 'iter_1.pth') and osp.isfile(tmp_path / 'iter_2.pth')
     assert len(calls) == 1
     meta = torch.load(tmp_path / 'iter_2.pth', map_location='cpu', weights_only=False)['meta']
