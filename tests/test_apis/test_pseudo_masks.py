@@ -1,5 +1,6 @@
 """Pseudo masks (apc_mmseg.apis and tools/make_pseudo_masks.py), stage-2 reading
 of their output, tools/infer.py, the demo."""
+import copy
 import glob
 import json
 import os
@@ -221,7 +222,7 @@ def test_every_inference_path_refuses_heads_of_another_class_count(cfg, trained,
     from mmseg.apis import init_model
 
     from apc_mmseg.engine import APCRunner
-    six = cfg.copy()
+    six = copy.deepcopy(cfg)  # (Config.copy is shallow: the module's cfg stays)
     six.merge_from_dict({'model.decode_head.num_classes': 6, 'model.weak_head.num_classes': 6})
     said = f'{trained[1]}: its heads are for 4 classes, the config has 6'
     with pytest.raises(ValueError, match=said):
