@@ -28,11 +28,12 @@ def read_rgb(image: ImageOrPath, size: Optional[Sequence[int]] = None) -> np.nda
 
 def crf_label_map(image: ImageOrPath, probs: np.ndarray, classes: Sequence[int],
                   cfg: dict) -> np.ndarray:
-    """DenseCRF over ``probs [K, H, W]`` of ``classes``: the ``[H, W]`` uint8
-    map of class ids (what pseudo masks and label maps need, K times smaller
-    than the probabilities)."""
+    """DenseCRF over ``probs [K, H, W]`` of ``classes``: the ``[H, W]`` map of
+    class ids, uint8 while they fit (what pseudo masks and label maps need,
+    4K times smaller than the probabilities)."""
     q = dense_crf(read_rgb(image, probs.shape[1:]), probs, **cfg)
-    return np.asarray(classes, np.uint8)[q.argmax(0)]
+    ids = np.asarray(classes)
+    return ids.astype(np.min_scalar_type(ids.max()))[q.argmax(0)]
 
 
 def crf_probs(image: ImageOrPath, probs: np.ndarray, cfg: dict) -> np.ndarray:

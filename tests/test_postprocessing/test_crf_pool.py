@@ -36,6 +36,8 @@ def test_results_come_in_order_and_match_dense_crf(workers, tmp_path):
         np.testing.assert_array_equal(q, want)
         np.testing.assert_array_equal(label_map, np.array([0, 2])[want.argmax(0)])
         assert label_map.dtype == np.uint8  # what comes back: a map, not K x H x W floats
+    wide = crf_label_map(*cases[0], [0, 300], cfg)  # class ids past uint8 keep their value
+    assert set(np.unique(wide)) == {0, 300}
 
 
 def test_submit_holds_at_most_the_limit_and_drain_returns_the_rest():
