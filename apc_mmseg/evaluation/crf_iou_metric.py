@@ -1,12 +1,12 @@
 import os
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from mmseg.evaluation.metrics import IoUMetric
 from mmseg.registry import METRICS
 
-from ..postprocessing import CRF_DEFAULTS, CRFPool, check_crf_options, crf_label_map
+from ..postprocessing import CRF_DEFAULTS, CRFPool, check_crf_options, crf_areas
 
 
 def crf_workers(workers: Union[int, str] = 'auto') -> int:
@@ -18,15 +18,15 @@ def crf_workers(workers: Union[int, str] = 'auto') -> int:
     return max(1, (cores or 1) // int(os.environ.get('LOCAL_WORLD_SIZE', 1)))
 
 
-def crf_areas(img_path: str, probs: np.ndarray, classes: Sequence[int], mask: np.ndarray,
-              num_classes: int, ignore_index: int, cfg: dict) -> tuple:
-    """One image: DenseCRF over the given classes' probabilities, then
-    mmseg's intersection / union areas against the mask (run in a worker:
-    four vectors come back, not the map)."""
-    pred = crf_label_map(img_path, probs, classes, cfg)
-    return tuple(IoUMetric.intersect_and_union(torch.from_numpy(pred.astype(np.int64)),
-                                               torch.from_numpy(mask), num_classes,
-                                               ignore_index))
+def present_probs(logits: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """The softmax over ``logits [K, H, W]`` of the classes that win a pixel
+    (``[k, H, W]``) and those classes (``[k]``, ascending). NumPy, one thread:
+    twice as fast here as torch's reductions over dim 0, and no OpenMP
+    threads spinning beside the CRF workers."""
+    keep = np.flatnonzero(np.bincount(logits.argmax(0).ravel(), minlength=len(logits)))
+    top = logits.max(0)
+    log_norm = np.log(np.exp(logits - top).sum(0)) + top
+    return np.exp(logits[keep] - log_norm), keep
 
 
 @METRICS.register_module()
@@ -60,14 +60,19 @@ class CRFIoUMetric(IoUMetric):
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         num_classes = len(self.dataset_meta['classes'])
         for ds in data_samples:
-            probs = ds['seg_logits']['data'].float().softmax(0)
-            keep = probs.argmax(0).unique()
-            job = (ds['img_path'], probs[keep].cpu().numpy(), keep.tolist(),
-                   ds['gt_sem_seg']['data'].squeeze(0).cpu().numpy(), num_classes,
-                   self.ignore_index, self.crf_cfg)
-            self.results.extend(self._pool.submit(crf_areas, *job))
+            probs, keep = present_probs(ds['seg_logits']['data'].float().cpu().numpy())
+            mask = ds['gt_sem_seg']['data'].squeeze(0).cpu().numpy()
+            if max(num_classes - 1, self.ignore_index) < 256:
+                mask = mask.astype(np.uint8)  # 8x less to send
+            job = (ds['img_path'], probs, keep.tolist(), mask,
+                   num_classes, self.ignore_index, self.crf_cfg)
+            self._keep(self._pool.submit(crf_areas, *job))
+
+    def _keep(self, areas: list) -> None:
+        """Counts as ``IoUMetric.intersect_and_union`` gives them (float32)."""
+        self.results.extend(tuple(torch.from_numpy(a).float() for a in one) for one in areas)
 
     def evaluate(self, size: int) -> dict:
-        self.results.extend(self._pool.drain())
+        self._keep(self._pool.drain())
         self._pool.close()
         return super().evaluate(size)

@@ -1,16 +1,14 @@
-"""DenseCRF refinement (pydensecrf2), with ViT-PCM's defaults (docs/method.md)."""
+"""DenseCRF refinement (pydensecrf2), with ViT-PCM's defaults (docs/method.md).
+
+NumPy only: CRF worker processes import it without torch (``crf_jobs``)."""
 from typing import Optional, Sequence
 
 import numpy as np
 import pydensecrf.densecrf as dcrf
 from pydensecrf.utils import unary_from_softmax
-from torch import Tensor
 
 CRF_DEFAULTS = dict(gauss_sxy=1, gauss_compat=3, bilateral_sxy=67,
                     bilateral_srgb=3, bilateral_compat=4, iterations=10)
-# How patch scores become the CRF's probabilities (``patch_unary``); measured
-# in docs/crf_unary_and_classifier.md.
-DEFAULT_UNARY = 'softmax'
 
 
 def check_crf_options(options: dict, where: str, extra=()) -> None:
@@ -60,35 +58,3 @@ def dense_crf(image: np.ndarray, probs: np.ndarray,
     q = np.array(crf.inference(iterations), dtype=np.float32).reshape(len(keep), H, W)
     out[keep] = q
     return out
-
-
-def masked_softmax(scores: Tensor, image_labels: Optional[Tensor]) -> Tensor:
-    """Softmax over classes of class-merged scores ``[C+1, H, W]``, the classes
-    outside ``image_labels [C+1]`` (multi-hot) given probability 0."""
-    if image_labels is not None:
-        scores = scores.masked_fill(image_labels[:, None, None] <= 0, float('-inf'))
-    return scores.softmax(0)
-
-
-def masked_sum_normalise(scores: Tensor, image_labels: Optional[Tensor],
-                         eps: float = 1e-5) -> Tensor:
-    """Class-merged scores ``[C+1, H, W]`` (in [0, 1]) divided by their sum over
-    the classes of ``image_labels`` (ViT-PCM's unary); the other classes get 0.
-    ``eps`` keeps a pixel that no class scores at a uniform distribution."""
-    scores = scores.clamp_min(0) + eps
-    if image_labels is not None:
-        scores = scores * (image_labels[:, None, None] > 0)
-    return scores / scores.sum(0, keepdim=True)
-
-
-CRF_UNARIES = dict(softmax=masked_softmax, sum=masked_sum_normalise)
-
-
-def patch_unary(scores: Tensor, image_labels: Optional[Tensor],
-                kind: str = DEFAULT_UNARY) -> Tensor:
-    """The CRF's class probabilities ``[C+1, H, W]`` from class-merged patch
-    scores (docs/method.md, DenseCRF): ``'softmax'`` (``masked_softmax``) or
-    ``'sum'`` (``masked_sum_normalise``, as ViT-PCM)."""
-    if kind not in CRF_UNARIES:
-        raise ValueError(f'crf unary {kind!r}: choose one of {sorted(CRF_UNARIES)}')
-    return CRF_UNARIES[kind](scores, image_labels)

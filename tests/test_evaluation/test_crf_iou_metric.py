@@ -10,6 +10,7 @@ from helpers import DEMO_CONFIG, cfg_options_argv, free_port, run, tool_env
 from mmseg.evaluation import IoUMetric
 
 from apc_mmseg.evaluation import CRFIoUMetric, IoUAccumulator, crf_workers
+from apc_mmseg.evaluation.crf_iou_metric import present_probs
 from apc_mmseg.postprocessing import dense_crf
 
 CLASSES = ('background', 'a', 'b')
@@ -118,3 +119,13 @@ def test_a_crf_option_typo_is_refused_when_the_metric_is_built():
     with pytest.raises(ValueError, match=r"CRFIoUMetric crf: unknown DenseCRF option\(s\) "
                                          r"\['bilateral_rgb'\]"):
         CRFIoUMetric(crf=dict(bilateral_rgb=3))
+
+
+def test_present_probs_is_the_softmax_of_the_winning_classes():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 3, (6, 20, 30)).astype(np.float32)
+    logits[[1, 4]] -= 50  # classes 1 and 4 win no pixel
+    probs, keep = present_probs(logits)
+    want = torch.from_numpy(logits).double().softmax(0).numpy()  # float64, by torch
+    assert keep.tolist() == [0, 2, 3, 5]
+    np.testing.assert_allclose(probs, want[[0, 2, 3, 5]], rtol=1e-5, atol=1e-7)
