@@ -263,7 +263,7 @@ def bench_loader(config, workers, batches, warmup):
 
 def run_benchmark(config, batch=2, train_size=384, test_size=960, device=None, amp=False,
                   warmup=1, reps=3, skip=(), loader_workers=None, loader_batches=100,
-                  peak=None, out=None, crf_eval_images=32) -> dict:
+                  peak=None, out=None, crf_eval_images=32, crf_workers='auto') -> dict:
     """Every measurement the command line offers; returns the report (and
     writes it as JSON to ``out``)."""
     malloc_tuned = keep_freed_memory()  # as tools/train.py does
@@ -289,7 +289,7 @@ def run_benchmark(config, batch=2, train_size=384, test_size=960, device=None, a
     if 'loader' not in skip:
         rates.update(bench_loader(config, loader_workers, loader_batches, warmup=2))
     if 'crf_eval' not in skip:
-        crf_eval = bench_crf_eval(crf_eval_images)
+        crf_eval = bench_crf_eval(crf_eval_images, crf_workers)
         if crf_eval['crf_eval_serial_miou'] != crf_eval['crf_eval_pool_miou']:
             raise RuntimeError(f'CRF evaluation differs between serial and pool: {crf_eval}')
         rates.update(crf_eval)
@@ -341,6 +341,8 @@ def parse_args(argv=None):
     parser.add_argument('--loader-batches', type=int, default=100)
     parser.add_argument('--crf-eval-images', type=int, default=32,
                         help='images of the CRF-evaluation measurement')
+    parser.add_argument('--crf-workers', default='auto',
+                        help="the pool's CRF processes (default 'auto': the usable cores)")
     parser.add_argument('--peak-tflops', type=float,
                         help="the card's peak for the step's precision, for the FLOP "
                         'utilisation (known: ' + ', '.join(PEAK_TFLOPS['bfloat16']) + ')')
@@ -353,7 +355,7 @@ def main(argv=None):
     report = run_benchmark(
         args.config, args.batch, args.train_size, args.test_size, args.device, args.amp,
         args.warmup, args.reps, args.skip, args.loader_workers, args.loader_batches,
-        args.peak_tflops, args.out, args.crf_eval_images)
+        args.peak_tflops, args.out, args.crf_eval_images, args.crf_workers)
     print(f"{'what':36s} {'value':>10s}")
     for k, v in report['seconds'].items():
         print(f'{k:36s} {v:10.4f} s')
