@@ -12,6 +12,11 @@ MMCV_VERSION ?= 2.1.0
 TORCH_CUDA ?=
 TORCH_INDEX := $(if $(TORCH_CUDA),--index-url https://download.pytorch.org/whl/$(TORCH_CUDA),)
 STAMP := $(VENV)/.installed$(if $(TORCH_CUDA),-$(TORCH_CUDA),)
+# timm is the reference of one test (tests/test_utils/test_vit_weights.py) and
+# lives off the import path: mmseg imports it whenever it can, 1.5 s of CPU in
+# every process that imports mmseg.models (each tool the suite starts).
+TIMM_VERSION ?= 1.0.31
+TIMM_DIR := $(VENV)/reference
 
 .PHONY: install test lint demo gpu-check clean-venv mmcv
 
@@ -40,6 +45,7 @@ $(STAMP): requirements.txt requirements-dev.txt setup.py
 	MMCV_VERSION=$(MMCV_VERSION) $(PY) $(MMCV_TAG_SCRIPT) --check-installed || \
 		$(MAKE) --no-print-directory mmcv
 	$(PIP) install -q -r requirements.txt -r requirements-dev.txt
+	$(PIP) install -q --no-deps --upgrade --target $(TIMM_DIR) timm==$(TIMM_VERSION)
 	MMCV_VERSION=$(MMCV_VERSION) $(PY) $(MMCV_TAG_SCRIPT) --check-installed
 	$(PIP) install -q --no-build-isolation --no-deps -e .
 	touch $(STAMP)

@@ -1,8 +1,8 @@
 """The soak script (.ci/soak_multiprocess.sh) keeps running: one round of its
 tool checks, and the pytest ids it names exist."""
+import ast
 import os.path as osp
 import re
-import subprocess
 import sys
 
 from helpers import REPO, run, tool_env
@@ -20,8 +20,9 @@ def test_the_pytest_ids_of_the_soak_script_exist():
     pytest_check = re.search(r'pytest\)(.*?);;', open(SOAK).read(), re.S).group(1)
     ids = re.findall(r'tests/[\w/]+\.py(?:::\w+)?', pytest_check)
     assert len(ids) == 2
-    proc = subprocess.run([sys.executable, '-m', 'pytest', '--collect-only', '-q', *ids],
-                          cwd=REPO, env=tool_env(), capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    for node in ids:
-        assert node in proc.stdout, node
+    for node in ids:  # read, not collected: collecting imports the whole stack (13 s)
+        path, _, name = node.partition('::')
+        tree = ast.parse(open(osp.join(REPO, path)).read())
+        tests = {f.name for f in tree.body if isinstance(f, ast.FunctionDef)
+                 and f.name.startswith('test_')}
+        assert tests and (not name or name in tests), node

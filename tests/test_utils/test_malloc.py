@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 import textwrap
@@ -5,7 +6,13 @@ import textwrap
 # mallinfo2().hblkhd: bytes that glibc holds in mmap'ed blocks.
 PROBE = textwrap.dedent('''
     import ctypes
-    from apc_mmseg.utils import keep_freed_memory
+    import importlib.util
+    # malloc.py alone (ctypes and os): the probe is about malloc, not the
+    # package's seconds-long import
+    spec = importlib.util.spec_from_file_location('malloc', {path!r})
+    malloc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(malloc)
+    keep_freed_memory = malloc.keep_freed_memory
 
     class MallInfo2(ctypes.Structure):
         _fields_ = [(n, ctypes.c_size_t) for n in (
@@ -22,8 +29,9 @@ PROBE = textwrap.dedent('''
 
 
 def probe(repo_root, tune, env=None):
-    out = subprocess.run([sys.executable, '-c', PROBE.format(repo=repo_root, tune=tune)],
-                         capture_output=True, text=True, env=env, check=True).stdout.split()
+    code = PROBE.format(path=os.path.join(repo_root, 'apc_mmseg/utils/malloc.py'), tune=tune)
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env,
+                         check=True).stdout.split()
     return out[0] == 'True', int(out[1])
 
 
@@ -34,7 +42,6 @@ def test_large_blocks_come_from_the_heap_once_tuned(repo_root):
 
 
 def test_env_switch_leaves_malloc_alone(repo_root):
-    import os
     env = dict(os.environ, APC_MMSEG_TUNE_MALLOC='0')
     tuned, mmapped = probe(repo_root, tune=True, env=env)
     assert not tuned and mmapped >= 20 << 20

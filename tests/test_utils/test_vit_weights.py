@@ -1,4 +1,6 @@
 """Converted timm / Google ViT weights reproduce timm's patch features in our backbones."""
+import importlib
+import os.path as osp
 import sys
 
 import numpy as np
@@ -9,11 +11,22 @@ from mmseg.registry import MODELS
 
 from apc_mmseg.utils.vit_weights import convert, load_source
 
+# `make install` puts timm here, off the import path (the Makefile says why).
+TIMM_DIR = osp.join(sys.prefix, 'reference')
+
 
 @pytest.fixture(scope='module')
-def timm_vit():
+def timm():
+    sys.path.insert(0, TIMM_DIR)
+    try:
+        return importlib.import_module('timm')
+    finally:
+        sys.path.remove(TIMM_DIR)
+
+
+@pytest.fixture(scope='module')
+def timm_vit(timm):
     torch.manual_seed(0)
-    import timm
     model = timm.create_model('vit_base_patch16_384', pretrained=False, num_classes=0,
                               dynamic_img_size=True).eval()
     # timm zero-initialises some biases; randomise every tensor so that a
@@ -121,8 +134,7 @@ def test_mmseg_matches_timm(timm_vit, inputs, tmp_path):
     assert (ours(backbone, x384) - timm_patch_features(timm_vit, x384)).abs().max() < 1e-4
 
 
-def test_google_npz(timm_vit, inputs, tmp_path):
-    import timm
+def test_google_npz(timm, timm_vit, inputs, tmp_path):
     from timm.models.vision_transformer import _load_weights
     path = str(tmp_path / 'ViT-B_16.npz')
     timm_to_npz(timm_vit, path)
