@@ -19,28 +19,32 @@ import os.path as osp
 import cv2
 import numpy as np
 
+from .looks import background, paint, shape_mask
+
 CLASSES = ('background', 'disc', 'square', 'triangle')
 HARD_CLASSES = CLASSES + ('ring', 'cross', 'diamond')
+# Each object class: its shape, texture and RGB colour range (``looks``). Ring
+# has the disc's colour and texture: only the shape tells them apart.
+WARM = ((180, 40, 20), (255, 110, 80))
+LOOKS = dict(
+    disc=dict(shape='disc', texture='smooth', colour=WARM),
+    square=dict(shape='square', texture='diagonal_stripes',
+                colour=((20, 140, 20), (90, 230, 90))),
+    triangle=dict(shape='triangle', texture='checks', colour=((20, 30, 150), (90, 100, 255))),
+    ring=dict(shape='ring', texture='smooth', colour=WARM),
+    cross=dict(shape='cross', texture='checks', colour=((120, 20, 140), (200, 80, 220))),
+    diamond=dict(shape='diamond', texture='vertical_stripes',
+                 colour=((190, 170, 20), (255, 240, 90))))
 KINDS = dict(demo=dict(classes=CLASSES, radius=(0.1, 0.22), per_image=(1, 4),
                        textured_background=False),
              hard=dict(classes=HARD_CLASSES, radius=(0.06, 0.13), per_image=(1, 5),
                        textured_background=True))
 
 
-def _background(rng, h, w):
-    # Varied but weakly coloured scenes (grey levels, gradients, blotches), so
-    # that colour and texture, not position, tell the objects apart.
-    base = rng.uniform(50, 200) + rng.uniform(-15, 15, size=3)
-    ramp = np.linspace(-1, 1, w)[None, :, None] * rng.uniform(-40, 40)
-    blotch = cv2.GaussianBlur(rng.normal(0, 40, (h, w, 1)), (0, 0), rng.uniform(3, 8))
-    noise = rng.normal(0, rng.uniform(3, 12), (h, w, 1))
-    return base + ramp + blotch[..., None].reshape(h, w, 1) + noise
-
-
 def _textured_background(rng, h, w):
     # The plain background plus grey patches of stripes or checks: the
     # objects' textures without their colours, so texture alone is no cue.
-    img = _background(rng, h, w)
+    img = background(rng, h, w)
     yy, xx = np.mgrid[:h, :w]
     for _ in range(rng.integers(1, 4)):
         y0, x0 = rng.integers(0, h // 2), rng.integers(0, w // 2)
@@ -54,61 +58,19 @@ def _textured_background(rng, h, w):
     return img
 
 
-def _texture(rng, cls, h, w):
-    yy, xx = np.mgrid[:h, :w]
-    if cls == 1:  # disc: warm, smooth
-        colour, pattern = rng.uniform([180, 40, 20], [255, 110, 80]), 0
-    elif cls == 2:  # square: green, striped
-        colour = rng.uniform([20, 140, 20], [90, 230, 90])
-        pattern = 40 * np.sign(np.sin((xx + yy) / rng.uniform(2, 4)))
-    elif cls in (3, 5):  # triangle: blue, checkered; cross: purple, checkered
-        colour = rng.uniform([20, 30, 150], [90, 100, 255]) if cls == 3 else \
-            rng.uniform([120, 20, 140], [200, 80, 220])
-        period = rng.integers(3, 6)
-        pattern = 35 * (((xx // period) + (yy // period)) % 2 * 2 - 1)
-    elif cls == 4:  # ring: the disc's colour, smooth: only the shape differs
-        colour, pattern = rng.uniform([180, 40, 20], [255, 110, 80]), 0
-    else:  # diamond: yellow, vertical stripes
-        colour = rng.uniform([190, 170, 20], [255, 240, 90])
-        pattern = 40 * np.sign(np.sin(xx / rng.uniform(1.5, 3)))
-    return np.broadcast_to(colour, (h, w, 3)) + np.asarray(pattern, float)[..., None]
-
-
-def _shape_mask(rng, cls, h, w, radius=(0.1, 0.22)):
-    mask = np.zeros((h, w), np.uint8)
-    r = max(3, int(rng.uniform(*radius) * min(h, w)))
-    cy, cx = int(rng.integers(r, h - r)), int(rng.integers(r, w - r))
-    if cls in (1, 4):
-        cv2.circle(mask, (cx, cy), r, 1, -1)
-        if cls == 4:
-            cv2.circle(mask, (cx, cy), max(1, r // 2), 0, -1)
-    elif cls == 2:
-        cv2.rectangle(mask, (cx - r, cy - r), (cx + r, cy + r), 1, -1)
-    elif cls == 3:
-        pts = np.array([[cx, cy - r], [cx - r, cy + r], [cx + r, cy + r]], np.int32)
-        cv2.fillPoly(mask, [pts], 1)
-    elif cls == 5:
-        t = max(1, r // 3)
-        cv2.rectangle(mask, (cx - r, cy - t), (cx + r, cy + t), 1, -1)
-        cv2.rectangle(mask, (cx - t, cy - r), (cx + t, cy + r), 1, -1)
-    else:
-        pts = np.array([[cx, cy - r], [cx + r, cy], [cx, cy + r], [cx - r, cy]], np.int32)
-        cv2.fillPoly(mask, [pts], 1)
-    return mask.astype(bool)
-
-
 def make_image(rng, size_range=(96, 160), kind='demo'):
     spec = KINDS[kind]
     h, w = (int(v) for v in rng.integers(*size_range, size=2))
-    img = (_textured_background if spec['textured_background'] else _background)(rng, h, w)
+    img = (_textured_background if spec['textured_background'] else background)(rng, h, w)
     label = np.zeros((h, w), np.uint8)
     num_fg = len(spec['classes']) - 1
     classes = rng.choice(np.arange(1, num_fg + 1), size=rng.integers(*spec['per_image']),
                          replace=False)
     for cls in classes:
+        look = LOOKS[spec['classes'][cls]]
         for _ in range(rng.integers(1, 3)):
-            m = _shape_mask(rng, cls, h, w, spec['radius'])
-            img[m] = _texture(rng, cls, h, w)[m]
+            m = shape_mask(rng, look['shape'], h, w, spec['radius'])
+            img[m] = paint(rng, look['texture'], look['colour'], h, w)[m]
             label[m] = cls
     present = sorted(set(np.unique(label).tolist()) - {0})
     return np.clip(img, 0, 255).astype(np.uint8), label, present
