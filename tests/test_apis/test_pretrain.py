@@ -1,0 +1,50 @@
+"""The demo's pretrained ViT: the shipped checkpoint loads into the demo
+config's backbone with every tensor used, and pretraining is seeded."""
+import hashlib
+import os.path as osp
+
+import pytest
+import torch
+from helpers import DEMO_CONFIG, REPO, load_config
+from mmseg.registry import MODELS
+
+from apc_mmseg.apis.pretrain import DEMO_CHECKPOINT, pretrain_backbone
+
+SHIPPED = osp.join(REPO, DEMO_CHECKPOINT)
+
+
+def test_the_shipped_checkpoint_is_the_recorded_one():
+    with open(SHIPPED + '.sha256') as f:
+        recorded = f.read().split()[0]
+    with open(SHIPPED, 'rb') as f:
+        assert hashlib.sha256(f.read()).hexdigest() == recorded
+    meta = torch.load(SHIPPED, map_location='cpu', weights_only=True)['meta']
+    assert meta['held_out_accuracy'] > 0.5  # chance: 1 / 24
+
+
+def test_it_loads_into_the_demo_backbone_with_every_tensor_used():
+    cfg = load_config(DEMO_CONFIG)
+    assert osp.samefile(cfg.model.backbone.init_cfg.checkpoint, SHIPPED)
+    shipped = torch.load(SHIPPED, map_location='cpu', weights_only=True)['state_dict']
+    backbone = MODELS.build(cfg.model.backbone)
+    own = backbone.state_dict()
+    assert set(shipped) == set(own)  # no missing and no unexpected keys
+    assert all(shipped[k].shape == own[k].shape for k in own)
+    assert any(not torch.equal(shipped[k], own[k]) for k in own)  # random before
+    backbone.init_weights()  # the config's own mechanism (mmengine's Pretrained)
+    for k, v in backbone.state_dict().items():
+        assert torch.equal(v, shipped[k]), k
+
+
+@pytest.mark.parametrize('objective', ['patch', 'image'])
+def test_pretraining_is_seeded(tmp_path, objective):
+    runs = [pretrain_backbone(DEMO_CONFIG, str(tmp_path / f'{i}.pth'), iters=3, batch_size=4,
+                              num_images=48, objective=objective, log=None) for i in range(2)]
+    assert runs[0]['sha256'] == runs[1]['sha256']
+    assert 0 <= runs[0]['held_out_accuracy'] <= 1
+    state = torch.load(tmp_path / '0.pth', map_location='cpu', weights_only=True)
+    assert state['meta']['iters'] == 3 and len(state['meta']['classes']) == 24
+    assert state['meta']['objective'] == objective
+    with pytest.raises(ValueError, match="objective 'pixel'"):
+        pretrain_backbone(DEMO_CONFIG, str(tmp_path / 'x.pth'), iters=1, num_images=24,
+                          objective='pixel', log=None)
