@@ -15,7 +15,7 @@ setup(
     long_description=open('README.md').read() if __import__('os').path.exists('README.md') else '',
     long_description_content_type='text/markdown',
     packages=find_packages(include=['apc_mmseg', 'apc_mmseg.*']),
-    package_data={'apc_mmseg': ['pretrained/*.pth']},
+    package_data={'apc_mmseg': ['pretrained/*.pth', 'pretrained/*.sha256']},
     python_requires='>=3.9',
     install_requires=read_requirements(),
     license='Apache-2.0',

@@ -40,6 +40,9 @@ def parse_args(argv=None):
     parser.add_argument('--workers', type=int, default=2, help='CRF worker processes')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0],
                         help='one run per seed (work dirs <work-dir>/seed_<s> when several)')
+    parser.add_argument('--from-scratch', action='store_true',
+                        help='train the ViT from random weights (default: from the shipped '
+                        'checkpoint pretrained on the generated pretraining world)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, as in tools/train.py')
     return parser.parse_args(argv)
@@ -52,7 +55,8 @@ def main(argv=None):
         given or default for given, default in zip((args.config, args.data, args.work_dir),
                                                    defaults))
     common = dict(iters=args.iters, num_train=args.num_train, num_val=args.num_val,
-                  workers=args.workers, kind=args.kind, cfg_options=args.cfg_options)
+                  workers=args.workers, kind=args.kind, cfg_options=args.cfg_options,
+                  from_scratch=args.from_scratch)
     if len(args.seeds) == 1:
         summary = run_demo(args.config, args.data, args.work_dir, seed=args.seeds[0], **common)
         width = 6
@@ -60,7 +64,8 @@ def main(argv=None):
         summary = run_demo_seeds(args.config, args.seeds, args.data, args.work_dir, **common)
         width = 8 + 5 * len(args.seeds) + 8
     seeds = ', '.join(map(str, args.seeds))
-    print(f"\n{f'APC {args.kind} (mIoU, %; seed {seeds})':43s} {'val':>{width}s} "
+    start = 'from scratch' if args.from_scratch else 'pretrained'
+    print(f"\n{f'APC {args.kind}, {start} (mIoU, %; seed {seeds})':43s} {'val':>{width}s} "
           f"{'train':>{width}s}")
     for row in summary['rows']:
         print(f"{row['what']:43s} {cell(row['val'], width)} {cell(row['train'], width)}")

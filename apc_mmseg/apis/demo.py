@@ -1,7 +1,9 @@
 """The README's main job: train APC from image tags on the demo data, on CPU.
 
 1. generates the demo data set (``apc_mmseg.datasets.demo_data``) unless it exists;
-2. trains configs/apc/apc_demo_cpu.py from scratch (image-level labels only);
+2. fine-tunes configs/apc/apc_demo_cpu.py from image-level labels only, its ViT
+   starting from the shipped checkpoint pretrained on the generated
+   pretraining world (``from_scratch=True``: random weights, no frozen warm-up);
 3. evaluates: the decode head on val (no labels), and the pseudo masks of the
    patch scores with the ground-truth image labels on train, with and without
    DenseCRF, next to two baselines (all background; every pixel of an image
@@ -35,6 +37,14 @@ from ..postprocessing import CRF_UNARIES, DEFAULT_UNARY
 from ..visualization import prediction_panel, save_rgb, score_panel
 from .inference import decode_probs, patch_scores
 from .pseudo_masks import build_label_dataset, make_pseudo_masks
+
+
+# The demo config as it trains from random weights: no checkpoint, and no
+# warm-up with the (random) ViT held.
+FROM_SCRATCH = {
+    'model.backbone.init_cfg': None,
+    'optim_wrapper.paramwise_cfg': dict(_delete_=True, custom_keys={}),
+    'param_scheduler': [dict(type='UnfreezeStepLR', milestone=10 ** 9, by_epoch=False)]}
 
 
 def baselines(dataset, num_classes):
@@ -81,7 +91,8 @@ def draw(model, dataset, out_dir, count=6):
 
 def run_demo(config: str, data: str = 'data/demo', work_dir: str = 'work_dirs/demo',
              iters=None, num_train: int = 200, num_val: int = 50, workers: int = 2,
-             seed: int = 0, kind: str = 'demo', cfg_options: dict = None) -> dict:
+             seed: int = 0, kind: str = 'demo', cfg_options: dict = None,
+             from_scratch: bool = False) -> dict:
     """Generate the ``kind`` of data set (if missing), train with ``seed``,
     evaluate, draw; returns the summary (``rows`` of (what, val mIoU, train
     mIoU), per-class IoU, timings) also written to ``<work_dir>/summary.json``.
@@ -90,6 +101,8 @@ def run_demo(config: str, data: str = 'data/demo', work_dir: str = 'work_dirs/de
     if not osp.isfile(osp.join(data, 'cls_labels.json')):
         generate(data, num_train, num_val, seed=0, kind=kind)
     cfg = Config.fromfile(config)
+    if from_scratch:
+        cfg.merge_from_dict(FROM_SCRATCH)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
@@ -142,7 +155,8 @@ def run_demo(config: str, data: str = 'data/demo', work_dir: str = 'work_dirs/de
                    train_seconds=train_seconds, total_seconds=time.perf_counter() - t0,
                    pseudo_images_per_s=pseudo[None]['images_per_s'],
                    pseudo_crf_images_per_s=pseudo[DEFAULT_UNARY]['images_per_s'],
-                   vis_dir=osp.join(work_dir, 'vis'), seed=seed, per_class_iou=per_class)
+                   vis_dir=osp.join(work_dir, 'vis'), seed=seed, from_scratch=from_scratch,
+                   per_class_iou=per_class)
     with open(osp.join(work_dir, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=2)
     return summary

@@ -1,0 +1,26 @@
+"""tools/pretrain_demo_vit.py writes a checkpoint the demo config's backbone
+loads with every tensor used, and reports its SHA-256."""
+import hashlib
+import re
+import sys
+
+import torch
+from helpers import DEMO_CONFIG, REPO, load_config, run, tool_env
+from mmseg.registry import MODELS
+
+
+def test_the_tool_writes_what_the_demo_loads(tmp_path):
+    out = tmp_path / 'vit.pth'
+    text = run([sys.executable, f'{REPO}/tools/pretrain_demo_vit.py', '--iters', '2',
+                '--num-images', '24', '--batch-size', '4', '--out', str(out)], tool_env())
+    sha = re.search(r'SHA-256 ([0-9a-f]{64})', text).group(1)
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == sha
+    cfg = load_config(DEMO_CONFIG)
+    cfg.model.backbone.init_cfg.checkpoint = str(out)
+    backbone = MODELS.build(cfg.model.backbone)
+    backbone.init_weights()
+    written = torch.load(out, map_location='cpu', weights_only=True)
+    assert written['meta']['objective'] == 'patch' and written['meta']['iters'] == 2
+    assert set(written['state_dict']) == set(backbone.state_dict())
+    for k, v in backbone.state_dict().items():
+        assert torch.equal(v, written['state_dict'][k]), k
