@@ -38,7 +38,6 @@ from ..visualization import prediction_panel, save_rgb, score_panel
 from .inference import decode_probs, patch_scores
 from .pseudo_masks import build_label_dataset, make_pseudo_masks
 
-
 # The demo config as it trains from random weights: no checkpoint, and no
 # warm-up with the (random) ViT held.
 FROM_SCRATCH = {

@@ -137,7 +137,7 @@ def pretrain_backbone(config: str, out: str, iters: int = 1500, batch_size: int 
     accuracy = _held_out_accuracy(backbone, head, val_images, val_targets)
     meta = dict(classes=list(CLASSES), objective=objective, iters=iters, batch_size=batch_size,
                 num_images=num_images, lr=lr, seed=seed, held_out_accuracy=accuracy,
-                torch=torch.__version__, threads=torch.get_num_threads())
+                torch=str(torch.__version__), threads=torch.get_num_threads())
     buffer = io.BytesIO()
     torch.save(dict(meta=meta, state_dict=backbone.state_dict()), buffer)
     data = buffer.getvalue()
