@@ -51,7 +51,7 @@ $(STAMP): requirements.txt requirements-dev.txt setup.py
 	touch $(STAMP)
 
 # Two test processes (pytest-xdist) at one torch thread each: most tests wait on
-# tool processes of their own, so the two cores stay busy (11.7 -> 5.9 min here, BENCHMARKS.md).
+# tool processes of their own, so the two cores stay busy (11.7 -> ~6.3 min here, BENCHMARKS.md).
 test: install
 	OMP_NUM_THREADS=1 $(PY) -m pytest tests -q -n auto --maxprocesses 4 --dist worksteal
 
