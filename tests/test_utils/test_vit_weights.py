@@ -1,5 +1,6 @@
 """Converted timm / Google ViT weights reproduce timm's patch features in our backbones."""
-import importlib
+import importlib.machinery
+import importlib.util
 import os.path as osp
 import sys
 
@@ -17,11 +18,15 @@ TIMM_DIR = osp.join(sys.prefix, 'reference')
 
 @pytest.fixture(scope='module')
 def timm():
-    sys.path.insert(0, TIMM_DIR)
-    try:
-        return importlib.import_module('timm')
-    finally:
-        sys.path.remove(TIMM_DIR)
+    """timm from TIMM_DIR, found there by its spec (the import path stays as
+    it is); its own ``timm.*`` imports resolve through the package's path."""
+    if 'timm' not in sys.modules:
+        spec = importlib.machinery.PathFinder.find_spec('timm', [TIMM_DIR])
+        assert spec is not None, f'timm is not in {TIMM_DIR}: run make install'
+        module = importlib.util.module_from_spec(spec)
+        sys.modules['timm'] = module
+        spec.loader.exec_module(module)
+    return sys.modules['timm']
 
 
 @pytest.fixture(scope='module')
