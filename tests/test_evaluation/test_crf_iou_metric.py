@@ -121,11 +121,13 @@ def test_a_crf_option_typo_is_refused_when_the_metric_is_built():
         CRFIoUMetric(crf=dict(bilateral_rgb=3))
 
 
-def test_present_probs_is_the_softmax_of_the_winning_classes():
+def test_present_probs_is_the_softmax_of_the_winning_classes(device):
     rng = np.random.default_rng(1)
     logits = rng.normal(0, 3, (6, 20, 30)).astype(np.float32)
     logits[[1, 4]] -= 50  # classes 1 and 4 win no pixel
-    probs, keep = present_probs(logits)
+    given = torch.from_numpy(logits).to(device, torch.bfloat16)  # as under autocast
+    probs, keep = present_probs(given)
+    logits = given.float().cpu().numpy()
     want = torch.from_numpy(logits).double().softmax(0).numpy()  # float64, by torch
     assert keep.tolist() == [0, 2, 3, 5]
     np.testing.assert_allclose(probs, want[[0, 2, 3, 5]], rtol=1e-5, atol=1e-7)
