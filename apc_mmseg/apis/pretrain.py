@@ -57,7 +57,7 @@ def _patch_targets(masks: np.ndarray, num_classes: int, patch: int) -> Tensor:
 
 
 class _Objective(nn.Module):
-    """The thrown-away classifier and its loss: ``'image'`` (GAP + linear
+    """The thrown-away classifier: ``'image'`` (GAP + linear
     over the classes) or ``'patch'`` (1x1 conv over the scene and classes)."""
 
     def __init__(self, kind: str, channels: int, num_classes: int):

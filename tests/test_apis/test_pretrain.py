@@ -4,6 +4,7 @@ config's backbone with every tensor used, and the objectives are recorded
 import hashlib
 import os.path as osp
 
+import numpy as np
 import pytest
 import torch
 from helpers import DEMO_CONFIG, REPO, load_config
@@ -47,3 +48,14 @@ def test_the_image_objective_is_recorded_and_an_unknown_one_refused(tmp_path):
         pretrain_backbone(DEMO_CONFIG, str(tmp_path / 'x.pth'), iters=1, num_images=24,
                           objective='pixel', log=None)
     assert not (tmp_path / 'x.pth').exists()
+
+
+def test_patch_targets_are_the_fraction_of_each_label_in_the_patch():
+    from apc_mmseg.apis.pretrain import _patch_targets
+    masks = np.zeros((1, 16, 8), np.uint8)  # two 8x8 patches, one above the other
+    masks[0, :4, :] = 3  # the top patch: half class 3 (label 3), half the scene
+    masks[0, 8:, :2] = 1  # the bottom one: a quarter label 1
+    t = _patch_targets(masks, 4, 8)[0]  # [4 labels, 2, 1]
+    assert t.shape == (4, 2, 1)
+    assert t[:, 0, 0].tolist() == [0.5, 0, 0, 0.5]
+    assert t[:, 1, 0].tolist() == [0.75, 0.25, 0, 0]
