@@ -2,13 +2,16 @@
 """The README's main job (`make demo`): train APC from image tags on the demo
 data on CPU, evaluate it against baselines, draw heat maps and overlays, and
 print one table (apc_mmseg.apis.demo). With several --seeds: one run per seed,
-each figure as mean ± std with the per-seed values."""
+each figure as mean ± std with the per-seed values. With --ablations: the
+paper's pooling and patch-contrast ablations on both sets, pretrained and from
+scratch (apc_mmseg.apis.ablation), as markdown tables."""
 import argparse
 import os.path as osp
 
 from mmengine.config import DictAction
 
 import apc_mmseg  # noqa: F401  (registers the components)
+from apc_mmseg.apis.ablation import ABLATIONS, ablation_tables, run_ablations
 from apc_mmseg.apis.demo import run_demo, run_demo_seeds
 
 CONFIGS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs/apc')
@@ -28,28 +31,58 @@ def cell(v, width):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--kind', choices=sorted(KIND_DEFAULTS), default='demo',
-                        help="the generated set: 'demo' (3 classes) or 'hard' (6 classes, "
-                        'smaller objects, textured backgrounds); sets the defaults below')
+    parser.add_argument('--kind', choices=sorted(KIND_DEFAULTS),
+                        help="the generated set: 'demo' (3 classes, the default) or 'hard' (6 "
+                        'classes, smaller objects, textured backgrounds); sets the defaults '
+                        'below (--ablations: both sets unless given)')
     parser.add_argument('--config', help='default: configs/apc/apc_demo[_hard]_cpu.py')
     parser.add_argument('--data', help='default: data/demo[_hard]')
     parser.add_argument('--work-dir', help='default: work_dirs/demo[_hard]')
-    parser.add_argument('--iters', type=int, help='training iterations (default: config)')
+    parser.add_argument('--iters', type=int,
+                        help='training iterations (default: config; --ablations: 1000)')
     parser.add_argument('--num-train', type=int, default=200)
     parser.add_argument('--num-val', type=int, default=50)
     parser.add_argument('--workers', type=int, default=2, help='CRF worker processes')
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0],
-                        help='one run per seed (work dirs <work-dir>/seed_<s> when several)')
+    parser.add_argument('--seeds', type=int, nargs='+',
+                        help='one run per seed (work dirs <work-dir>/seed_<s> when several; '
+                        'default: 0, --ablations: 0 1 2)')
     parser.add_argument('--from-scratch', action='store_true',
                         help='train the ViT from random weights (default: from the shipped '
-                        'checkpoint pretrained on the generated pretraining world)')
+                        'checkpoint pretrained on the generated pretraining world; '
+                        '--ablations: both unless given)')
+    parser.add_argument('--ablations', action='store_true',
+                        help='the ablation tables instead of the demo: every --variants '
+                        'entry x seed x set x start, into --work-dir (default '
+                        'work_dirs/ablations; finished runs with the same settings are reused)')
+    parser.add_argument('--variants', nargs='+', choices=list(ABLATIONS),
+                        help='with --ablations (default: all)')
+    parser.add_argument('--jobs', type=int, default=1,
+                        help='with --ablations: runs at a time, one torch thread each')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, as in tools/train.py')
     return parser.parse_args(argv)
 
 
+def ablations(args):
+    kinds = {kind: (args.config or KIND_DEFAULTS[kind][0], args.data or KIND_DEFAULTS[kind][1])
+             for kind in ([args.kind] if args.kind else KIND_DEFAULTS)}
+    work_dir = args.work_dir or 'work_dirs/ablations'
+    result = run_ablations(kinds, work_dir, seeds=args.seeds or [0, 1, 2],
+                           iters=args.iters or 1000, variants=args.variants,
+                           starts=['scratch'] if args.from_scratch else ['pretrained', 'scratch'],
+                           num_train=args.num_train, num_val=args.num_val, jobs=args.jobs)
+    table = ablation_tables(result)
+    with open(f'{work_dir}/ablations.md', 'w') as f:
+        f.write(table)
+    print(f'\n{table}\nall figures: {work_dir}/ablations.json; this table: {work_dir}/ablations.md')
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.ablations:
+        return ablations(args)
+    args.kind = args.kind or 'demo'
+    args.seeds = args.seeds or [0]
     defaults = KIND_DEFAULTS[args.kind]
     args.config, args.data, args.work_dir = (
         given or default for given, default in zip((args.config, args.data, args.work_dir),

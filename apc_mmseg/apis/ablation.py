@@ -1,0 +1,162 @@
+"""The paper's pooling and patch-contrast ablations (its Tables 6 and 7) on the
+generated sets: every variant of ``ABLATIONS`` trained with several seeds, on
+the demo and the hard set, from the shipped pretrained ViT and from scratch,
+each run a short ``run_demo`` (no pictures, one CRF unary); the results as
+markdown tables with mean ± sample std and every seed's value.
+
+A run whose ``summary.json`` holds the same settings is reused; one whose
+settings differ (iterations, variant, start, seed, sizes) is trained again.
+Command line: ``tools/demo.py --ablations``.
+"""
+import json
+import os
+import os.path as osp
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+import numpy as np
+import torch
+
+from ..datasets.demo_data import generate
+from ..postprocessing import DEFAULT_UNARY
+from .demo import run_demo
+
+# name -> config overrides; 'akp' is the method as configured (AKP + PCL).
+ABLATIONS = {
+    'akp': {},
+    'max': {'model.weak_head.pooling': dict(_delete_=True, type='GlobalMaxPooling')},
+    'mean': {'model.weak_head.pooling': dict(_delete_=True, type='GlobalAvgPooling')},
+    'topk': {'model.weak_head.pooling': dict(_delete_=True, type='FixedKPooling', k=6)},
+    'akp_nopcl': {'model.pcl_loss': None},
+}
+DESCRIPTIONS = {
+    'akp': 'AKP + PCL (the method)',
+    'max': 'global max pooling + PCL',
+    'mean': 'global average pooling + PCL',
+    'topk': 'fixed top-6 pooling + PCL',
+    'akp_nopcl': 'AKP, no PCL',
+}
+# (summary key, column title): what each table shows.
+COLUMNS = (('pseudo', 'pseudo masks, train (no CRF)'),
+           ('pseudo_crf', 'pseudo masks + CRF, train'),
+           ('decode', 'decode head, val'),
+           ('cls_mAP', 'classifier mAP, val'))
+
+
+def _figures(summary: dict) -> dict:
+    rows = {r['what']: r for r in summary['rows']}
+    crf = [r for r in summary['rows'] if r['what'].startswith('patch scores + image labels + CRF')]
+    return dict(pseudo=rows['patch scores + image labels']['train'], pseudo_crf=crf[0]['train'],
+                decode=rows['decode head (no labels)']['val'], cls_mAP=summary['cls_mAP'])
+
+
+def run_one(config: str, data: str, work_dir: str, settings: dict) -> dict:
+    """Train and evaluate one cell's seed unless ``work_dir`` holds a run
+    with exactly ``settings``; returns its figures (``_figures``)."""
+    path = osp.join(work_dir, 'summary.json')
+    if osp.isfile(path):
+        with open(path) as f:
+            summary = json.load(f)
+        if summary.get('ablation_settings') == settings:
+            return _figures(summary)
+    summary = run_demo(config, data, work_dir, iters=settings['iters'], seed=settings['seed'],
+                       kind=settings['kind'], cfg_options=ABLATIONS[settings['variant']],
+                       from_scratch=settings['from_scratch'], num_train=settings['num_train'],
+                       num_val=settings['num_val'], workers=1, unaries=(DEFAULT_UNARY, ),
+                       pictures=False)
+    summary['ablation_settings'] = settings
+    with open(path, 'w') as f:
+        json.dump(summary, f, indent=2)
+    return _figures(summary)
+
+
+def _one_thread():
+    # Several runs share the cores: one torch thread each (two runs with
+    # torch's default threads on 2 cores run many times slower).
+    torch.set_num_threads(1)
+
+
+def run_ablations(kinds: dict, work_dir: str = 'work_dirs/ablations', seeds=(0, 1, 2),
+                  iters: int = 1000, starts=('pretrained', 'scratch'), variants=None,
+                  num_train: int = 200, num_val: int = 50, jobs: int = 1) -> dict:
+    """Every (start, kind, variant, seed) run, ``jobs`` at a time (each with
+    one torch thread when ``jobs > 1``), into
+    ``<work_dir>/<start>/<kind>/<variant>/seed_<s>``. ``kinds`` maps a set's
+    name ('demo', 'hard') to its (config, data folder). Returns (and writes to
+    ``<work_dir>/ablations.json``) each cell's per-seed figures, mean and
+    sample std."""
+    variants = list(variants or ABLATIONS)
+    unknown = sorted(set(variants) - set(ABLATIONS))
+    if unknown:
+        raise ValueError(f'unknown ablation(s) {unknown}: choose from {sorted(ABLATIONS)}')
+    cells = [(start, kind, variant) for start in starts for kind in kinds for variant in variants]
+    for kind, (_, data) in kinds.items():  # once, before runs could race to make it
+        if not osp.isfile(osp.join(data, 'cls_labels.json')):
+            generate(data, num_train, num_val, seed=0, kind=kind)
+    runs = []
+    for start, kind, variant in cells:
+        config, data = kinds[kind]
+        for seed in seeds:
+            settings = dict(start=start, kind=kind, variant=variant, seed=seed, iters=iters,
+                            from_scratch=start == 'scratch', num_train=num_train,
+                            num_val=num_val, config=osp.basename(config))
+            runs.append((config, data, osp.join(work_dir, start, kind, variant, f'seed_{seed}'),
+                         settings))
+    if jobs > 1:
+        with ProcessPoolExecutor(jobs, mp_context=get_context('spawn'),
+                                 initializer=_one_thread) as pool:
+            figures = list(pool.map(run_one, *zip(*runs)))
+    else:
+        figures = [run_one(*run) for run in runs]
+    result = dict(seeds=list(seeds), iters=iters, cells=[])
+    per_cell = len(seeds)
+    for i, (start, kind, variant) in enumerate(cells):
+        mine = figures[i * per_cell:(i + 1) * per_cell]
+        cell = dict(start=start, kind=kind, variant=variant)
+        for key, _ in COLUMNS:
+            values = [f[key] for f in mine]
+            cell[key] = dict(values=values, mean=float(np.mean(values)),
+                             std=float(np.std(values, ddof=1)) if len(values) > 1 else 0.0)
+        result['cells'].append(cell)
+    os.makedirs(work_dir, exist_ok=True)
+    with open(osp.join(work_dir, 'ablations.json'), 'w') as f:
+        json.dump(result, f, indent=2)
+    return result
+
+
+def verdict(a: dict, b: dict) -> str:
+    """'higher' / 'lower' when ``a``'s mean differs from ``b``'s by more than
+    the two standard deviations together, else 'not shown'."""
+    gap = a['mean'] - b['mean']
+    if abs(gap) <= a['std'] + b['std']:
+        return 'not shown'
+    return 'higher' if gap > 0 else 'lower'
+
+
+def ablation_tables(result: dict) -> str:
+    """Markdown: one table per (start, kind), a row per variant, each figure
+    as mean ± std (per seed), and whether AKP + PCL is higher than each other
+    variant (``verdict``)."""
+    out = []
+    groups = {}
+    for cell in result['cells']:
+        groups.setdefault((cell['start'], cell['kind']), []).append(cell)
+    for (start, kind), cells in groups.items():
+        out += [f"### {kind} set, {'pretrained ViT' if start == 'pretrained' else 'from scratch'}"
+                f" ({result['iters']} iterations, seeds {' '.join(map(str, result['seeds']))})",
+                '', '| variant | ' + ' | '.join(t for _, t in COLUMNS) + ' |',
+                '|---|' + '---|' * len(COLUMNS)]
+        for cell in cells:
+            out.append(f"| {DESCRIPTIONS[cell['variant']]} | " + ' | '.join(
+                f"{cell[k]['mean']:.1f} ± {cell[k]['std']:.1f} ("
+                + ' '.join(f'{v:.1f}' for v in cell[k]['values']) + ')' for k, _ in COLUMNS)
+                + ' |')
+        ours = next((c for c in cells if c['variant'] == 'akp'), None)
+        if ours:
+            out += ['', '| AKP + PCL against | ' + ' | '.join(t for _, t in COLUMNS) + ' |',
+                    '|---|' + '---|' * len(COLUMNS)]
+            out += [f"| {DESCRIPTIONS[c['variant']]} | "
+                    + ' | '.join(verdict(ours[k], c[k]) for k, _ in COLUMNS) + ' |'
+                    for c in cells if c is not ours]
+        out.append('')
+    return '\n'.join(out)
