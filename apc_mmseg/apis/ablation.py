@@ -65,6 +65,7 @@ def run_one(config: str, data: str, work_dir: str, settings: dict) -> dict:
                        num_val=settings['num_val'], workers=1, unaries=(DEFAULT_UNARY, ),
                        pictures=False)
     summary['ablation_settings'] = settings
+    os.makedirs(work_dir, exist_ok=True)
     with open(path, 'w') as f:
         json.dump(summary, f, indent=2)
     return _figures(summary)

@@ -111,6 +111,9 @@ def run_demo(config: str, data: str = 'data/demo', work_dir: str = 'work_dirs/de
         for part in [dataset[k] for k in ('val', 'train') if k in dataset] or [dataset]:
             part.data_root = data  # WSSSValDataset: both of its parts
     cfg.work_dir = work_dir
+    # mmengine hands a visualizer of an existing name back to the next runner
+    # of the process (its logs in the first run's folder): one name per run.
+    cfg.visualizer.pop('name', None)
     cfg.randomness = dict(cfg.get('randomness', {}), seed=seed)
     if iters:
         cfg.train_cfg.max_iters = cfg.train_cfg.val_interval = iters

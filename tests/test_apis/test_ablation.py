@@ -1,0 +1,111 @@
+"""The ablation runner: each variant builds the model it names, runs are reused
+only with the same settings, the tables' figures and verdicts."""
+import importlib.util
+import json
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+from mmseg.registry import MODELS
+
+from apc_mmseg.apis import ablation
+from helpers import DEMO_CONFIG, REPO
+
+POOLING = dict(akp='AdaptiveKPooling', max='GlobalMaxPooling', mean='GlobalAvgPooling',
+               topk='FixedKPooling', akp_nopcl='AdaptiveKPooling')
+
+
+@pytest.mark.parametrize('variant', list(ablation.ABLATIONS))
+def test_each_variant_builds_the_model_it_names(variant):
+    cfg = Config.fromfile(DEMO_CONFIG)
+    cfg.merge_from_dict(ablation.ABLATIONS[variant])
+    model = MODELS.build(cfg.model)
+    assert type(model.weak_head.pooling).__name__ == POOLING[variant]
+    assert (model.pcl_loss is None) == (variant == 'akp_nopcl')
+    if variant == 'topk':
+        assert model.weak_head.pooling.k_max == 6
+
+
+def test_verdict_needs_a_gap_wider_than_both_spreads():
+    a = dict(mean=70.0, std=2.0)
+    assert ablation.verdict(a, dict(mean=65.0, std=2.9)) == 'higher'   # 5.0 > 4.9
+    assert ablation.verdict(a, dict(mean=65.0, std=3.0)) == 'not shown'  # 5.0 <= 5.0
+    assert ablation.verdict(a, dict(mean=75.5, std=1.0)) == 'lower'
+    assert ablation.verdict(a, dict(mean=71.0, std=0.0)) == 'not shown'
+
+
+def fake_summary(seed, variant, start):
+    """Figures that tell the runs apart: pseudo = seed + 10 * variant index."""
+    value = seed + 10 * list(ablation.ABLATIONS).index(variant) + (50 if start == 'scratch'
+                                                                   else 0)
+    return dict(cls_mAP=value + 3, rows=[
+        dict(what='decode head (no labels)', val=value + 2, train=None),
+        dict(what='patch scores + image labels', val=None, train=value),
+        dict(what='patch scores + image labels + CRF (softmax)', val=None, train=value + 1)])
+
+
+def test_runs_are_reused_only_with_the_same_settings(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_run_demo(config, data, work_dir, iters, seed, kind, cfg_options, from_scratch,
+                      **kwargs):
+        calls.append((work_dir, iters, seed, cfg_options, from_scratch))
+        variant, start = work_dir.split('/')[-2], work_dir.split('/')[-4]
+        return fake_summary(seed, variant, start)
+
+    monkeypatch.setattr(ablation, 'run_demo', fake_run_demo)
+    monkeypatch.setattr(ablation, 'generate', lambda *a, **k: pytest.fail('data exists'))
+    data = tmp_path / 'data'
+    data.mkdir()
+    (data / 'cls_labels.json').write_text('{}')
+    kinds = dict(demo=(DEMO_CONFIG, str(data)))
+    work = str(tmp_path / 'abl')
+    run = dict(seeds=(0, 1, 2), iters=5, variants=['akp', 'max', 'akp_nopcl'])
+
+    result = ablation.run_ablations(kinds, work, **run)
+    assert len(calls) == 2 * 3 * 3  # starts x variants x seeds
+    assert (osp.join(work, 'scratch', 'demo', 'max', 'seed_2'), 5, 2,
+            ablation.ABLATIONS['max'], True) in calls
+    cell = next(c for c in result['cells'] if (c['start'], c['variant']) == ('scratch', 'max'))
+    assert cell['pseudo']['values'] == [60, 61, 62]
+    assert cell['pseudo']['mean'] == pytest.approx(61.0)
+    assert cell['pseudo']['std'] == pytest.approx(1.0)  # sample std of 60, 61, 62
+    assert cell['pseudo_crf']['values'] == [61, 62, 63]
+    assert cell['decode']['values'] == [62, 63, 64] and cell['cls_mAP']['values'] == [63, 64, 65]
+    assert json.load(open(osp.join(work, 'ablations.json'))) == result
+
+    calls.clear()
+    assert ablation.run_ablations(kinds, work, **run) == result and calls == []
+    run['iters'] = 6  # changed settings: every run again
+    ablation.run_ablations(kinds, work, **run)
+    assert len(calls) == 18 and {c[1] for c in calls} == {6}
+
+    table = ablation.ablation_tables(result)
+    assert '### demo set, from scratch (5 iterations, seeds 0 1 2)' in table
+    assert '| global max pooling + PCL | 61.0 ± 1.0 (60.0 61.0 62.0) |' in table
+    # AKP (51, 52, 53) against max (61, 62, 63): lower by 10, spreads 1 + 1
+    assert '| global max pooling + PCL | lower | lower | lower | lower |' in table
+    with pytest.raises(ValueError, match='unknown ablation'):
+        ablation.run_ablations(kinds, work, variants=['avg'])
+
+
+def test_the_tool_passes_its_options(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location('demo_tool', osp.join(REPO, 'tools/demo.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    seen = {}
+
+    def fake(kinds, work_dir, **kwargs):
+        seen.update(kinds=kinds, work_dir=work_dir, **kwargs)
+        return dict(seeds=[0, 1, 2], iters=1000, cells=[])
+
+    monkeypatch.setattr(tool, 'run_ablations', fake)
+    tool.main(['--ablations', '--jobs', '2', '--work-dir', str(tmp_path)])
+    assert set(seen['kinds']) == {'demo', 'hard'} and seen['jobs'] == 2
+    assert seen['seeds'] == [0, 1, 2] and seen['iters'] == 1000
+    assert seen['starts'] == ['pretrained', 'scratch']
+    assert (tmp_path / 'ablations.md').is_file()
+    tool.main(['--ablations', '--kind', 'hard', '--from-scratch', '--seeds', '4', '--iters', '7',
+               '--variants', 'max', '--work-dir', str(tmp_path)])
+    assert list(seen['kinds']) == ['hard'] and seen['starts'] == ['scratch']
+    assert seen['seeds'] == [4] and seen['iters'] == 7 and seen['variants'] == ['max']
