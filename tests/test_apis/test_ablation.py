@@ -5,11 +5,11 @@ import json
 import os.path as osp
 
 import pytest
+from helpers import DEMO_CONFIG, REPO
 from mmengine.config import Config
 from mmseg.registry import MODELS
 
 from apc_mmseg.apis import ablation
-from helpers import DEMO_CONFIG, REPO
 
 POOLING = dict(akp='AdaptiveKPooling', max='GlobalMaxPooling', mean='GlobalAvgPooling',
                topk='FixedKPooling', akp_nopcl='AdaptiveKPooling')
