@@ -7,7 +7,8 @@
 #     bash .ci/soak_multiprocess.sh 30
 # SOAK_CHECKS picks the checks (default "pytest train test"), SOAK_LOAD the
 # number of load processes (default: one per core), PY the interpreter; the
-# suite runs one round of the tool checks without load (tests/test_ci.py).
+# suite runs its rounds with an interpreter that records the commands and
+# checks them with the tools' parsers (tests/test_ci.py).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-30}
