@@ -112,8 +112,10 @@ def test_each_rank_resumes_its_own_streams(two_rank_run, demo_data, tmp_path):
 @pytest.mark.parametrize('saved,now', [(2, 1), (1, 2)])
 def test_resume_with_another_number_of_processes(two_rank_run, demo_data, tmp_path,
                                                   saved, now):
+    """Also tools/dist_train.sh on 1 and on 2 ranks: both run distributed."""
     resume_from(two_rank_run / 'iter_4.pth', tmp_path / 'resumed', keep_ranks=saved)
     log = dist_train(tmp_path / 'resumed', now, demo_data, resume=True)
+    assert 'Distributed training: True' in log
     assert (tmp_path / 'resumed' / 'iter_8.pth').is_file()
     assert f'the checkpoint has {saved} rank(s), this run {now}' in log
     assert ('ranks 1-1 keep this run\'s seeding' if now > saved else

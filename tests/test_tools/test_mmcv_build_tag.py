@@ -112,7 +112,7 @@ def make_mmcv(tmp_path, force_cuda):
     env.pop('MAX_JOBS', None)
     cmd = ['make', '--no-print-directory', 'mmcv', f'PY={sys.executable}',
            f'PIP={sys.executable} {fake}', f'WHEELHOUSE={tmp_path / "wheels"}']
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     log_file = tmp_path / 'pip.log'
     log = log_file.read_text().splitlines() if log_file.exists() else []
     return proc, log

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 import torch
-from helpers import REPO, cfg_options_argv, device_env, free_port, run, tiny_cfg_options, tool_env
+from helpers import REPO, cfg_options_argv, device_env, free_port, run, tool_env
 
 CONFIG = osp.join(REPO, 'configs/apc/apc_demo_cpu.py')
 
@@ -100,15 +100,6 @@ def test_resume_continues_from_the_last_checkpoint(trained, tmp_path):
     assert 'resumed epoch: 0, iter: 4' in log
     assert osp.isfile(osp.join(resumed, 'iter_6.pth'))
     assert not osp.isfile(osp.join(resumed, 'iter_2.pth'))  # it did not start again
-
-
-def test_dist_train_with_one_rank(tmp_path, demo_data):
-    env = tool_env()
-    env.update(PORT=str(free_port()), PYTHON=sys.executable, CUDA_VISIBLE_DEVICES='')
-    options = tiny_cfg_options(demo_data, max_iters=2)
-    log = run(['bash', 'tools/dist_train.sh', CONFIG, '1', '--work-dir', str(tmp_path)]
-              + cfg_options_argv(options), env)
-    assert 'Distributed training: True' in log and osp.isfile(tmp_path / 'iter_2.pth')
 
 
 @pytest.mark.parametrize('ranks', ['1', '2'])
