@@ -8,6 +8,7 @@ from helpers import (
     DEMO_CONFIG,
     DEVICES,
     REPO,
+    build_once,
     cfg_options_argv,
     free_port,
     run,
@@ -35,7 +36,8 @@ def repo_root():
 def demo_data(tmp_path_factory):
     """A small VOC-layout weak-label data set (16 train, 4 val images)."""
     from apc_mmseg.datasets.demo_data import generate
-    return generate(str(tmp_path_factory.mktemp('demo_data')), num_train=16, num_val=4, seed=0)
+    return str(build_once(tmp_path_factory, 'demo_data',
+                          lambda folder: generate(str(folder), num_train=16, num_val=4, seed=0)))
 
 
 @pytest.fixture
@@ -45,13 +47,16 @@ def tiny_options(demo_data):
 
 @pytest.fixture(scope='session')
 def trained(tmp_path_factory, demo_data):
-    """tools/dist_train.sh with 2 CPU processes; returns (work_dir, checkpoint)."""
-    work_dir = str(tmp_path_factory.mktemp('dist_train'))
-    env = tool_env()
-    env.update(PORT=str(free_port()), PYTHON=sys.executable, CUDA_VISIBLE_DEVICES='')
+    """tools/dist_train.sh with 2 CPU processes; returns (work_dir, checkpoint,
+    options)."""
     options = tiny_cfg_options(demo_data, max_iters=4)
-    log = run(['bash', 'tools/dist_train.sh', DEMO_CONFIG, '2', '--work-dir', work_dir]
-              + cfg_options_argv(options), env)
-    ckpt = osp.join(work_dir, 'iter_4.pth')
-    assert osp.isfile(ckpt), log[-3000:]
-    return work_dir, ckpt, options
+
+    def train(work_dir):
+        env = tool_env()
+        env.update(PORT=str(free_port()), PYTHON=sys.executable, CUDA_VISIBLE_DEVICES='')
+        log = run(['bash', 'tools/dist_train.sh', DEMO_CONFIG, '2', '--work-dir', str(work_dir)]
+                  + cfg_options_argv(options), env)
+        assert osp.isfile(work_dir / 'iter_4.pth'), log[-3000:]
+
+    work_dir = str(build_once(tmp_path_factory, 'dist_train', train))
+    return work_dir, osp.join(work_dir, 'iter_4.pth'), options

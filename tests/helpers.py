@@ -1,9 +1,11 @@
 """What the tests share: paths, the device list, tiny configs and batches,
 running the tools as processes. Fixtures are in conftest.py."""
 import contextlib
+import fcntl
 import logging
 import os
 import os.path as osp
+import shutil
 import socket
 import subprocess
 
@@ -140,3 +142,23 @@ def batch(n=2, size=(32, 32), labels=((1, 1, 0, 0), (1, 0, 1, 1)), ori=None, see
         ds.gt_sem_seg = PixelData(data=torch.zeros(1, *(ori or size), dtype=torch.long))
         samples.append(ds)
     return dict(inputs=inputs, data_samples=samples)
+
+
+def build_once(tmp_path_factory, name, make):
+    """``make(folder)`` once per test run, even under pytest-xdist, whose
+    workers each build their own session and module fixtures: the workers
+    share the run's folder, and a lock lets the first one build while the
+    others wait and reuse (a tool run saved is seconds of CPU). Returns the
+    folder (a ``pathlib.Path``)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get('PYTEST_XDIST_WORKER'):
+        base = base.parent  # this run's folder, above the workers' own
+    folder = base / f'shared_{name}'
+    with open(f'{folder}.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / '.built').exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a failed attempt's leftovers
+            folder.mkdir()
+            make(folder)
+            (folder / '.built').touch()
+    return folder

@@ -15,7 +15,16 @@ import time
 
 import pytest
 import torch
-from helpers import DEMO_CONFIG, DEVICES, REPO, cfg_options_argv, device_env, run, tiny_cfg_options
+from helpers import (
+    DEMO_CONFIG,
+    DEVICES,
+    REPO,
+    build_once,
+    cfg_options_argv,
+    device_env,
+    run,
+    tiny_cfg_options,
+)
 
 
 def options(data_root, device, max_iters=60):
@@ -46,10 +55,10 @@ def losses(work_dir):
 @pytest.fixture(scope='module', params=DEVICES)
 def uninterrupted(request, tmp_path_factory, demo_data):
     """An uninterrupted run on each device; returns (work dir, its environment)."""
-    work = tmp_path_factory.mktemp('straight')
     device = torch.device(request.param)
     env = device_env(device)
-    run(train_cmd(work, options(demo_data, device)), env)
+    work = build_once(tmp_path_factory, f'straight_{device.type}',
+                      lambda work: run(train_cmd(work, options(demo_data, device)), env))
     return work, env, device
 
 

@@ -90,9 +90,9 @@ def weights(path):
 
 @pytest.fixture(scope='module')
 def two_rank_run(tmp_path_factory, demo_data):
-    work = tmp_path_factory.mktemp('two_ranks')
-    dist_train(work, 2, demo_data)
-    return work
+    from helpers import build_once
+    return build_once(tmp_path_factory, 'rng_two_ranks',
+                      lambda work: dist_train(work, 2, demo_data))
 
 
 def test_each_rank_resumes_its_own_streams(two_rank_run, demo_data, tmp_path):
