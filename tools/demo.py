@@ -56,10 +56,13 @@ def parse_args(argv=None):
                         'work_dirs/ablations; finished runs with the same settings are reused)')
     parser.add_argument('--variants', nargs='+', choices=list(ABLATIONS),
                         help='with --ablations (default: all)')
+    parser.add_argument('--starts', nargs='+', choices=['pretrained', 'scratch'],
+                        help='with --ablations (default: both; --from-scratch: scratch)')
     parser.add_argument('--jobs', type=int, default=1,
                         help='with --ablations: runs at a time, one torch thread each')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, as in tools/train.py')
+                        help='override config settings, as in tools/train.py (--ablations: '
+                        'on top of every variant)')
     return parser.parse_args(argv)
 
 
@@ -69,8 +72,10 @@ def ablations(args):
     work_dir = args.work_dir or 'work_dirs/ablations'
     result = run_ablations(kinds, work_dir, seeds=args.seeds or [0, 1, 2],
                            iters=args.iters or 1000, variants=args.variants,
-                           starts=['scratch'] if args.from_scratch else ['pretrained', 'scratch'],
-                           num_train=args.num_train, num_val=args.num_val, jobs=args.jobs)
+                           starts=args.starts or (['scratch'] if args.from_scratch
+                                                  else ['pretrained', 'scratch']),
+                           num_train=args.num_train, num_val=args.num_val, jobs=args.jobs,
+                           cfg_options=args.cfg_options)
     table = ablation_tables(result)
     with open(f'{work_dir}/ablations.md', 'w') as f:
         f.write(table)

@@ -59,8 +59,9 @@ def run_one(config: str, data: str, work_dir: str, settings: dict) -> dict:
             summary = json.load(f)
         if summary.get('ablation_settings') == settings:
             return _figures(summary)
+    options = dict(ABLATIONS[settings['variant']], **settings.get('cfg_options', {}))
     summary = run_demo(config, data, work_dir, iters=settings['iters'], seed=settings['seed'],
-                       kind=settings['kind'], cfg_options=ABLATIONS[settings['variant']],
+                       kind=settings['kind'], cfg_options=options,
                        from_scratch=settings['from_scratch'], num_train=settings['num_train'],
                        num_val=settings['num_val'], workers=1, unaries=(DEFAULT_UNARY, ),
                        pictures=False)
@@ -79,9 +80,11 @@ def _one_thread():
 
 def run_ablations(kinds: dict, work_dir: str = 'work_dirs/ablations', seeds=(0, 1, 2),
                   iters: int = 1000, starts=('pretrained', 'scratch'), variants=None,
-                  num_train: int = 200, num_val: int = 50, jobs: int = 1) -> dict:
+                  num_train: int = 200, num_val: int = 50, jobs: int = 1,
+                  cfg_options: dict = None) -> dict:
     """Every (start, kind, variant, seed) run, ``jobs`` at a time (each with
-    one torch thread when ``jobs > 1``), into
+    one torch thread when ``jobs > 1``), ``cfg_options`` on top of each
+    variant's overrides (part of the runs' settings), into
     ``<work_dir>/<start>/<kind>/<variant>/seed_<s>``. ``kinds`` maps a set's
     name ('demo', 'hard') to its (config, data folder). Returns (and writes to
     ``<work_dir>/ablations.json``) each cell's per-seed figures, mean and
@@ -101,6 +104,8 @@ def run_ablations(kinds: dict, work_dir: str = 'work_dirs/ablations', seeds=(0, 
             settings = dict(start=start, kind=kind, variant=variant, seed=seed, iters=iters,
                             from_scratch=start == 'scratch', num_train=num_train,
                             num_val=num_val, config=osp.basename(config))
+            if cfg_options:  # as JSON gives it back (tuples as lists)
+                settings['cfg_options'] = json.loads(json.dumps(cfg_options))
             runs.append((config, data, osp.join(work_dir, start, kind, variant, f'seed_{seed}'),
                          settings))
     if jobs > 1:
@@ -127,9 +132,10 @@ def run_ablations(kinds: dict, work_dir: str = 'work_dirs/ablations', seeds=(0, 
 
 def verdict(a: dict, b: dict) -> str:
     """'higher' / 'lower' when ``a``'s mean differs from ``b``'s by more than
-    the two standard deviations together, else 'not shown'."""
+    the two standard deviations together and by at least the tables' 0.1,
+    else 'not shown'."""
     gap = a['mean'] - b['mean']
-    if abs(gap) <= a['std'] + b['std']:
+    if abs(gap) <= a['std'] + b['std'] or abs(gap) < 0.05:
         return 'not shown'
     return 'higher' if gap > 0 else 'lower'
 

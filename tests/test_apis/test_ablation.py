@@ -32,6 +32,10 @@ def test_verdict_needs_a_gap_wider_than_both_spreads():
     assert ablation.verdict(a, dict(mean=65.0, std=3.0)) == 'not shown'  # 5.0 <= 5.0
     assert ablation.verdict(a, dict(mean=75.5, std=1.0)) == 'lower'
     assert ablation.verdict(a, dict(mean=71.0, std=0.0)) == 'not shown'
+    # no spread at all (a saturated figure): a gap below the tables' 0.1 is not shown
+    b = dict(mean=100.0, std=0.0)
+    assert ablation.verdict(b, dict(mean=99.97, std=0.0)) == 'not shown'
+    assert ablation.verdict(b, dict(mean=99.9, std=0.0)) == 'higher'
 
 
 def fake_summary(seed, variant, start):
@@ -79,6 +83,10 @@ def test_runs_are_reused_only_with_the_same_settings(tmp_path, monkeypatch):
     run['iters'] = 6  # changed settings: every run again
     ablation.run_ablations(kinds, work, **run)
     assert len(calls) == 18 and {c[1] for c in calls} == {6}
+    calls.clear()  # options on top of each variant's, and part of the settings
+    ablation.run_ablations(kinds, work, **dict(run, variants=['akp_nopcl'], starts=['scratch'],
+                                                cfg_options={'train_cfg.val_interval': 3}))
+    assert [c[3] for c in calls] == [{'model.pcl_loss': None, 'train_cfg.val_interval': 3}] * 3
 
     table = ablation.ablation_tables(result)
     assert '### demo set, from scratch (5 iterations, seeds 0 1 2)' in table
@@ -109,3 +117,7 @@ def test_the_tool_passes_its_options(tmp_path, monkeypatch):
                '--variants', 'max', '--work-dir', str(tmp_path)])
     assert list(seen['kinds']) == ['hard'] and seen['starts'] == ['scratch']
     assert seen['seeds'] == [4] and seen['iters'] == 7 and seen['variants'] == ['max']
+    tool.main(['--ablations', '--variants', 'akp', '--work-dir', str(tmp_path), '--starts',
+               'pretrained', '--cfg-options', 'model.weak_head.pooling.k_max=2'])
+    assert seen['cfg_options'] == {'model.weak_head.pooling.k_max': 2}
+    assert seen['starts'] == ['pretrained']
