@@ -50,8 +50,9 @@ $(STAMP): requirements.txt requirements-dev.txt setup.py
 	$(PIP) install -q --no-build-isolation --no-deps -e .
 	touch $(STAMP)
 
-# Two test processes (pytest-xdist) at one torch thread each: most tests wait on
-# tool processes of their own, so the two cores stay busy (11.7 -> ~6.3 min here, BENCHMARKS.md).
+# pytest-xdist processes (one per core, at most 4) at one torch thread each: most
+# tests wait on tool processes of their own, so the cores stay busy (11.8 -> 5.4
+# min here, BENCHMARKS.md).
 test: install
 	OMP_NUM_THREADS=1 $(PY) -m pytest tests -q -n auto --maxprocesses 4 --dist worksteal
 
