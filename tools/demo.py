@@ -67,6 +67,9 @@ def parse_args(argv=None):
 
 
 def ablations(args):
+    if (args.config or args.data) and not args.kind:
+        raise SystemExit('--ablations with --config or --data: name the set with --kind '
+                         '(each set has its own config and data)')
     kinds = {kind: (args.config or KIND_DEFAULTS[kind][0], args.data or KIND_DEFAULTS[kind][1])
              for kind in ([args.kind] if args.kind else KIND_DEFAULTS)}
     work_dir = args.work_dir or 'work_dirs/ablations'

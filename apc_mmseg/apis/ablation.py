@@ -5,9 +5,11 @@ each run a short ``run_demo`` (no pictures, one CRF unary); the results as
 markdown tables with mean ± sample std and every seed's value.
 
 A run whose ``summary.json`` holds the same settings is reused; one whose
-settings differ (iterations, variant, start, seed, sizes) is trained again.
+settings differ (iterations, variant, start, seed, sizes, the merged config or
+the pretrained checkpoint: ``model_fingerprint``) is trained again.
 Command line: ``tools/demo.py --ablations``.
 """
+import hashlib
 import json
 import os
 import os.path as osp
@@ -16,10 +18,12 @@ from multiprocessing import get_context
 
 import numpy as np
 import torch
+from mmengine.config import Config
 
 from ..datasets.demo_data import generate
 from ..postprocessing import DEFAULT_UNARY
-from .demo import run_demo
+from .demo import FROM_SCRATCH, run_demo
+from .pseudo_masks import file_sha256
 
 # name -> config overrides; 'akp' is the method as configured (AKP + PCL).
 ABLATIONS = {
@@ -48,6 +52,20 @@ def _figures(summary: dict) -> dict:
     crf = [r for r in summary['rows'] if r['what'].startswith('patch scores + image labels + CRF')]
     return dict(pseudo=rows['patch scores + image labels']['train'], pseudo_crf=crf[0]['train'],
                 decode=rows['decode head (no labels)']['val'], cls_mAP=summary['cls_mAP'])
+
+
+def model_fingerprint(config: str, options: dict, from_scratch: bool) -> str:
+    """SHA-256 of the run's merged config and of the checkpoint its ViT
+    starts from: an edited config or a remade checkpoint is a new setting."""
+    cfg = Config.fromfile(config)
+    if from_scratch:
+        cfg.merge_from_dict(FROM_SCRATCH)
+    cfg.merge_from_dict(options)
+    digest = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode())
+    checkpoint = (cfg.model.backbone.get('init_cfg') or {}).get('checkpoint')
+    if checkpoint:
+        digest.update(file_sha256(checkpoint).encode())
+    return digest.hexdigest()
 
 
 def run_one(config: str, data: str, work_dir: str, settings: dict) -> dict:
@@ -106,6 +124,8 @@ def run_ablations(kinds: dict, work_dir: str = 'work_dirs/ablations', seeds=(0, 
                             num_val=num_val, config=osp.basename(config))
             if cfg_options:  # as JSON gives it back (tuples as lists)
                 settings['cfg_options'] = json.loads(json.dumps(cfg_options))
+            settings['fingerprint'] = model_fingerprint(
+                config, dict(ABLATIONS[variant], **(cfg_options or {})), start == 'scratch')
             runs.append((config, data, osp.join(work_dir, start, kind, variant, f'seed_{seed}'),
                          settings))
     if jobs > 1:

@@ -38,6 +38,22 @@ def test_verdict_needs_a_gap_wider_than_both_spreads():
     assert ablation.verdict(b, dict(mean=99.9, std=0.0)) == 'higher'
 
 
+def test_the_fingerprint_follows_the_config_and_the_checkpoint(tmp_path):
+    shipped = Config.fromfile(DEMO_CONFIG).model.backbone.init_cfg.checkpoint
+    checkpoint = tmp_path / 'vit.pth'
+    checkpoint.write_bytes(open(shipped, 'rb').read())
+    config = tmp_path / 'demo.py'
+    config.write_text(f"_base_ = '{DEMO_CONFIG}'\n"
+                      f"model = dict(backbone=dict(init_cfg=dict(checkpoint='{checkpoint}')))\n")
+    first = ablation.model_fingerprint(str(config), {}, False)
+    assert ablation.model_fingerprint(str(config), {}, False) == first
+    assert ablation.model_fingerprint(str(config), {}, True) != first  # from scratch
+    assert ablation.model_fingerprint(str(config), ablation.ABLATIONS['max'], False) != first
+    with open(checkpoint, 'ab') as f:  # a remade checkpoint
+        f.write(b'\0')
+    assert ablation.model_fingerprint(str(config), {}, False) != first
+
+
 def fake_summary(seed, variant, start):
     """Figures that tell the runs apart: pseudo = seed + 10 * variant index."""
     value = seed + 10 * list(ablation.ABLATIONS).index(variant) + (50 if start == 'scratch'
@@ -121,3 +137,5 @@ def test_the_tool_passes_its_options(tmp_path, monkeypatch):
                'pretrained', '--cfg-options', 'model.weak_head.pooling.k_max=2'])
     assert seen['cfg_options'] == {'model.weak_head.pooling.k_max': 2}
     assert seen['starts'] == ['pretrained']
+    with pytest.raises(SystemExit, match='name the set with --kind'):
+        tool.main(['--ablations', '--data', str(tmp_path)])
