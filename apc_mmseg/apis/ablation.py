@@ -134,7 +134,8 @@ def run_ablations(kinds: dict, work_dir: str = 'work_dirs/ablations', seeds=(0, 
             figures = list(pool.map(run_one, *zip(*runs)))
     else:
         figures = [run_one(*run) for run in runs]
-    result = dict(seeds=list(seeds), iters=iters, cells=[])
+    result = dict(seeds=list(seeds), iters=iters,
+                  cfg_options=json.loads(json.dumps(cfg_options or {})), cells=[])
     per_cell = len(seeds)
     for i, (start, kind, variant) in enumerate(cells):
         mine = figures[i * per_cell:(i + 1) * per_cell]
@@ -169,8 +170,10 @@ def ablation_tables(result: dict) -> str:
     for cell in result['cells']:
         groups.setdefault((cell['start'], cell['kind']), []).append(cell)
     for (start, kind), cells in groups.items():
+        options = ''.join(f', {k}={v}' for k, v in result.get('cfg_options', {}).items())
         out += [f"### {kind} set, {'pretrained ViT' if start == 'pretrained' else 'from scratch'}"
-                f" ({result['iters']} iterations, seeds {' '.join(map(str, result['seeds']))})",
+                f" ({result['iters']} iterations, seeds {' '.join(map(str, result['seeds']))}"
+                f'{options})',
                 '', '| variant | ' + ' | '.join(t for _, t in COLUMNS) + ' |',
                 '|---|' + '---|' * len(COLUMNS)]
         for cell in cells:

@@ -103,6 +103,8 @@ def test_runs_are_reused_only_with_the_same_settings(tmp_path, monkeypatch):
     ablation.run_ablations(kinds, work, **dict(run, variants=['akp_nopcl'], starts=['scratch'],
                                                 cfg_options={'train_cfg.val_interval': 3}))
     assert [c[3] for c in calls] == [{'model.pcl_loss': None, 'train_cfg.val_interval': 3}] * 3
+    assert '### demo set, from scratch (6 iterations, seeds 0 1 2, train_cfg.val_interval=3)' \
+        in ablation.ablation_tables(json.load(open(osp.join(work, 'ablations.json'))))
 
     table = ablation.ablation_tables(result)
     assert '### demo set, from scratch (5 iterations, seeds 0 1 2)' in table
