@@ -12,7 +12,7 @@ from mmengine.config import DictAction
 
 import apc_mmseg  # noqa: F401  (registers the components)
 from apc_mmseg.apis.ablation import ABLATIONS, ablation_tables, run_ablations
-from apc_mmseg.apis.demo import run_demo, run_demo_seeds
+from apc_mmseg.apis.demo import run_demo, run_demo_seeds, spread_text
 
 CONFIGS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs/apc')
 KIND_DEFAULTS = dict(  # config, data, work dir
@@ -24,8 +24,7 @@ def cell(v, width):
     if v is None:
         return f"{'-':>{width}s}"
     if isinstance(v, dict):  # several seeds
-        text = f"{v['mean']:.1f} ± {v['std']:.1f} (" + ' '.join(f'{x:.1f}' for x in v['values'])
-        return f'{text + ")":>{width}s}'
+        return f'{spread_text(v):>{width}s}'
     return f'{v:{width}.1f}'
 
 

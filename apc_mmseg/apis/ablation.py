@@ -16,13 +16,12 @@ import os.path as osp
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
-import numpy as np
 import torch
 from mmengine.config import Config
 
 from ..datasets.demo_data import generate
 from ..postprocessing import DEFAULT_UNARY
-from .demo import FROM_SCRATCH, run_demo
+from .demo import FROM_SCRATCH, run_demo, spread, spread_text
 from .pseudo_masks import file_sha256
 
 # name -> config overrides; 'akp' is the method as configured (AKP + PCL).
@@ -141,9 +140,7 @@ def run_ablations(kinds: dict, work_dir: str = 'work_dirs/ablations', seeds=(0, 
         mine = figures[i * per_cell:(i + 1) * per_cell]
         cell = dict(start=start, kind=kind, variant=variant)
         for key, _ in COLUMNS:
-            values = [f[key] for f in mine]
-            cell[key] = dict(values=values, mean=float(np.mean(values)),
-                             std=float(np.std(values, ddof=1)) if len(values) > 1 else 0.0)
+            cell[key] = spread([f[key] for f in mine])
         result['cells'].append(cell)
     os.makedirs(work_dir, exist_ok=True)
     with open(osp.join(work_dir, 'ablations.json'), 'w') as f:
@@ -177,10 +174,8 @@ def ablation_tables(result: dict) -> str:
                 '', '| variant | ' + ' | '.join(t for _, t in COLUMNS) + ' |',
                 '|---|' + '---|' * len(COLUMNS)]
         for cell in cells:
-            out.append(f"| {DESCRIPTIONS[cell['variant']]} | " + ' | '.join(
-                f"{cell[k]['mean']:.1f} ± {cell[k]['std']:.1f} ("
-                + ' '.join(f'{v:.1f}' for v in cell[k]['values']) + ')' for k, _ in COLUMNS)
-                + ' |')
+            out.append(f"| {DESCRIPTIONS[cell['variant']]} | "
+                       + ' | '.join(spread_text(cell[k]) for k, _ in COLUMNS) + ' |')
         ours = next((c for c in cells if c['variant'] == 'akp'), None)
         if ours:
             out += ['', '| AKP + PCL against | ' + ' | '.join(t for _, t in COLUMNS) + ' |',

@@ -113,7 +113,7 @@ def run_demo(config: str, data: str = 'data/demo', work_dir: str = 'work_dirs/de
     cfg.work_dir = work_dir
     # mmengine hands a visualizer of an existing name back to the next runner
     # of the process (its logs in the first run's folder): one name per run.
-    cfg.visualizer.pop('name', None)
+    cfg.get('visualizer', {}).pop('name', None)
     cfg.randomness = dict(cfg.get('randomness', {}), seed=seed)
     if iters:
         cfg.train_cfg.max_iters = cfg.train_cfg.val_interval = iters
@@ -172,6 +172,19 @@ def run_demo(config: str, data: str = 'data/demo', work_dir: str = 'work_dirs/de
     return summary
 
 
+def spread(values) -> dict:
+    """``values`` (one per seed) with their ``mean`` and ``std`` (sample
+    standard deviation, 0 for one value)."""
+    return dict(mean=float(np.mean(values)), values=list(values),
+                std=float(np.std(values, ddof=1)) if len(values) > 1 else 0.0)
+
+
+def spread_text(figure: dict) -> str:
+    """A ``spread`` as 'mean ± std (value value ...)', one decimal."""
+    return (f"{figure['mean']:.1f} ± {figure['std']:.1f} ("
+            + ' '.join(f'{v:.1f}' for v in figure['values']) + ')')
+
+
 def run_demo_seeds(config: str, seeds, data: str = 'data/demo',
                    work_dir: str = 'work_dirs/demo', **kwargs) -> dict:
     """``run_demo`` once per seed (work dirs ``<work_dir>/seed_<s>``); returns
@@ -185,9 +198,7 @@ def run_demo_seeds(config: str, seeds, data: str = 'data/demo',
         out = dict(what=row['what'])
         for split in ('val', 'train'):
             values = [run['rows'][i][split] for run in runs]
-            out[split] = None if values[0] is None else dict(
-                mean=float(np.mean(values)), values=values,
-                std=float(np.std(values, ddof=1)) if len(values) > 1 else 0.0)
+            out[split] = None if values[0] is None else spread(values)
         rows.append(out)
     summary = dict(seeds=list(seeds), rows=rows, runs=runs)
     with open(osp.join(work_dir, 'seeds_summary.json'), 'w') as f:
@@ -213,7 +224,5 @@ def compare_runs(work_dirs, names=None) -> str:
             lines += ['| run | ' + ' | '.join(header) + ' |',
                       '|---|' + '---|' * len(header)]
         name = names[i] if names else osp.basename(osp.normpath(work_dir))
-        lines.append(f'| {name} | ' + ' | '.join(
-            f"{c['mean']:.1f} ± {c['std']:.1f} (" + ' '.join(f'{v:.1f}' for v in c['values'])
-            + ')' for _, _, c in cells) + ' |')
+        lines.append(f'| {name} | ' + ' | '.join(spread_text(c) for _, _, c in cells) + ' |')
     return '\n'.join(lines)

@@ -18,6 +18,7 @@ torch build and thread count writes the same bytes.
 """
 import hashlib
 import io
+import os
 import time
 
 import numpy as np
@@ -102,8 +103,9 @@ def pretrain_backbone(config: str, out: str, iters: int = 1500, batch_size: int 
                       objective: str = 'patch', log=print) -> dict:
     """Train ``config``'s backbone on the pretraining world with ``objective``
     (``'patch'`` or ``'image'``), write its ``state_dict`` (and a ``meta``
-    record) to ``out``; returns the run's figures (held-out accuracy of
-    images or patches, seconds, the file's SHA-256). AdamW (weight decay
+    record) to ``out`` and its SHA-256 to ``out + '.sha256'``; returns the
+    run's figures (held-out accuracy of images or patches, seconds, the
+    file's SHA-256). AdamW (weight decay
     0.05), a linear warm-up over the first tenth, then cosine decay; random
     horizontal flips."""
     t0 = time.perf_counter()
@@ -141,6 +143,8 @@ def pretrain_backbone(config: str, out: str, iters: int = 1500, batch_size: int 
     buffer = io.BytesIO()
     torch.save(dict(meta=meta, state_dict=backbone.state_dict()), buffer)
     data = buffer.getvalue()
+    sha256 = hashlib.sha256(data).hexdigest()
     AtomicLocalBackend().put(data, out)
-    return dict(meta, seconds=time.perf_counter() - t0, sha256=hashlib.sha256(data).hexdigest(),
-                bytes=len(data))
+    # beside it, in sha256sum's format (`sha256sum -c` checks it)
+    AtomicLocalBackend().put(f'{sha256}  {os.path.basename(out)}\n'.encode(), out + '.sha256')
+    return dict(meta, seconds=time.perf_counter() - t0, sha256=sha256, bytes=len(data))

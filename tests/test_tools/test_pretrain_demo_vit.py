@@ -19,6 +19,7 @@ def test_the_tool_writes_what_the_demo_loads(tmp_path):
                dict(tool_env(), OMP_NUM_THREADS=str(torch.get_num_threads())))
     sha = re.search(r'SHA-256 ([0-9a-f]{64})', text).group(1)
     assert hashlib.sha256(out.read_bytes()).hexdigest() == sha
+    assert (tmp_path / 'vit.pth.sha256').read_text() == f'{sha}  vit.pth\n'  # sha256sum -c
     again = pretrain_backbone(DEMO_CONFIG, str(tmp_path / 'again.pth'), iters=2,
                               batch_size=4, num_images=24, log=None)
     assert again['sha256'] == sha
