@@ -20,10 +20,21 @@ class RNGStateHook(Hook):
     device (when it uses one), numpy's and Python's go into the checkpoint,
     one entry per rank (``rng_state['ranks']``). mmengine writes checkpoints on
     rank 0 alone (``Runner.save_checkpoint`` runs there only), so the ranks
-    pool their states one step earlier, in ``after_train_iter`` of an
+    pool their states one step earlier: in ``after_train_iter`` of an
     iteration at which the ``CheckpointHook`` will save (this hook runs before
-    it; nothing draws in between). A checkpoint saved at another moment (the
-    best one, after validation) holds rank 0's states only.
+    it; nothing draws in between), and when a validation starts (the best
+    checkpoint is saved after it). Pooled states stand until the next training
+    iteration begins; a checkpoint saved with none standing holds rank 0's
+    states only.
+
+    Validation leaves the training streams as it found them: creating the
+    validation loader's iterator draws its workers' base seed from torch's
+    CPU generator (at every validation, or the first with persistent
+    workers), which the checkpoint saved before it does not hold. Every
+    generator is saved when a validation starts and restored when it ends
+    (``after_val_epoch``, before the ``CheckpointHook`` saves the best
+    checkpoint), so a run resumed from a checkpoint draws what the
+    uninterrupted run draws, with validation in between or not.
 
     On resume rank r takes entry r. With another number of processes, ranks
     without an entry keep this run's seeding and entries without a rank are
@@ -43,7 +54,11 @@ class RNGStateHook(Hook):
 
     def __init__(self):
         self._pending = None
-        self._pooled = None  # (iteration, every rank's states)
+        self._pooled = None  # every rank's states, while no training step has drawn since
+        self._before_val = None  # this rank's states when the validation began
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        self._pooled = None  # the streams move on from here
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         self._pool_if_saving(runner, by_epoch=False)
@@ -56,12 +71,21 @@ class RNGStateHook(Hook):
         # rank joins the collective.
         if any(checkpoint_due(hook, runner, by_epoch) for hook in runner.hooks
                if isinstance(hook, CheckpointHook)):
-            self._pooled = (runner.iter, all_gather_object(own_state()))
+            self._pooled = all_gather_object(own_state())
+
+    def before_val_epoch(self, runner) -> None:
+        # Every rank validates, so every rank joins the collective.
+        self._before_val = own_state()
+        if self._pooled is None:
+            self._pooled = all_gather_object(self._before_val)
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        if self._before_val is not None:
+            restore_state(self._before_val)
+            self._before_val = None
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        pooled = self._pooled
-        ranks = pooled[1] if pooled and pooled[0] == runner.iter else [own_state()]
-        checkpoint['rng_state'] = dict(ranks=ranks)
+        checkpoint['rng_state'] = dict(ranks=self._pooled or [own_state()])
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         self._pending = checkpoint.get('rng_state')

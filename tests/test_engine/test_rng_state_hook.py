@@ -48,20 +48,26 @@ def test_tensor_states_of_older_checkpoints_on_any_device(device):
 
 
 # ----------------------------------------------------- several processes
-def rank_options(data_root, max_iters=8):
+def rank_options(data_root, max_iters=8, save_best='pseudo_mIoU'):
+    """Checkpoints every 4 iterations, validation every 2: the run validates
+    between saving iter_4.pth and going on, as a killed run may have."""
     from helpers import tiny_cfg_options
     opts = tiny_cfg_options(data_root, max_iters=max_iters)
     opts.update({
         'train_dataloader.num_workers': 1,  # workers are reseeded identically on resume
         'train_dataloader.persistent_workers': True,
-        'train_cfg.val_interval': 1000,  # no validation
+        'val_dataloader.num_workers': 1,  # its iterator draws a base seed from torch's
+        'train_cfg.val_interval': 2,
         'default_hooks.checkpoint.interval': 4,
+        'default_hooks.checkpoint.max_keep_ckpts': 4,
+        'default_hooks.checkpoint.save_best': save_best,
         'randomness.diff_rank_seed': True,  # each rank its own dropout stream
     })
     return opts
 
 
-def dist_train(work_dir, procs, data_root, resume=False, max_iters=8):
+def dist_train(work_dir, procs, data_root, resume=False, max_iters=8,
+               save_best='pseudo_mIoU'):
     import sys
 
     from helpers import DEMO_CONFIG, cfg_options_argv, free_port, run, tool_env
@@ -69,7 +75,7 @@ def dist_train(work_dir, procs, data_root, resume=False, max_iters=8):
     env.update(PORT=str(free_port()), PYTHON=sys.executable, CUDA_VISIBLE_DEVICES='')
     return run(['bash', 'tools/dist_train.sh', DEMO_CONFIG, str(procs), '--work-dir',
                 str(work_dir)] + (['--resume'] if resume else [])
-               + cfg_options_argv(rank_options(data_root, max_iters)), env)
+               + cfg_options_argv(rank_options(data_root, max_iters, save_best)), env)
 
 
 def resume_from(checkpoint, work_dir, keep_ranks=None):
@@ -88,6 +94,22 @@ def weights(path):
     return torch.load(path, map_location='cpu', weights_only=False)['state_dict']
 
 
+def rank_states(path):
+    """Every rank's generator states in a checkpoint, as comparable bytes."""
+    import pickle
+    ranks = torch.load(path, map_location='cpu', weights_only=False)['rng_state']['ranks']
+    return [pickle.dumps({k: (v.tobytes() if hasattr(v, 'tobytes') else v)
+                          for k, v in sorted(rank.items())}) for rank in ranks]
+
+
+def assert_resumed_exactly(straight, resumed, procs):
+    a, b = weights(straight / 'iter_8.pth'), weights(resumed / 'iter_8.pth')
+    diff = max((a[k].float() - b[k].float()).abs().max().item() for k in a)
+    assert diff == 0.0, f'max weight difference {diff}'
+    states = rank_states(straight / 'iter_8.pth')
+    assert len(states) == procs and states == rank_states(resumed / 'iter_8.pth')
+
+
 @pytest.fixture(scope='module')
 def two_rank_run(tmp_path_factory, demo_data):
     from helpers import build_once
@@ -96,17 +118,43 @@ def two_rank_run(tmp_path_factory, demo_data):
 
 
 def test_each_rank_resumes_its_own_streams(two_rank_run, demo_data, tmp_path):
-    """2 processes, each with its own dropout stream, resumed from iteration 4:
-    the weights at 8 equal those of the uninterrupted run (with rank 0's streams
-    on both ranks they would not)."""
+    """2 processes, each with its own dropout stream, validating every 2
+    iterations and keeping the best checkpoint, resumed from iteration 4 (the
+    uninterrupted run validated after saving it): the weights and every
+    rank's streams at 8 equal those of the uninterrupted run (with rank 0's
+    streams on both ranks, or the streams validation moved, they would not)."""
     saved = torch.load(two_rank_run / 'iter_4.pth', map_location='cpu', weights_only=False)
     ranks = saved['rng_state']['ranks']
     assert len(ranks) == 2 and not np.array_equal(ranks[0]['torch'], ranks[1]['torch'])
+    assert list(two_rank_run.glob('best_*.pth'))  # save_best saved after a validation
     resume_from(two_rank_run / 'iter_4.pth', tmp_path / 'resumed')
     dist_train(tmp_path / 'resumed', 2, demo_data, resume=True)
-    a, b = weights(two_rank_run / 'iter_8.pth'), weights(tmp_path / 'resumed' / 'iter_8.pth')
-    diff = max((a[k].float() - b[k].float()).abs().max().item() for k in a)
-    assert diff == 0.0, f'max weight difference {diff}'
+    assert_resumed_exactly(two_rank_run, tmp_path / 'resumed', 2)
+
+
+@pytest.mark.parametrize('procs,save_best', [(1, 'pseudo_mIoU'), (1, None), (2, None)])
+def test_validation_between_save_and_kill_changes_nothing(demo_data, tmp_path, procs,
+                                                          save_best):
+    """1 and 2 processes, with and without save_best (2 with it is above)."""
+    straight, resumed = tmp_path / 'straight', tmp_path / 'resumed'
+    dist_train(straight, procs, demo_data, save_best=save_best)
+    assert bool(list(straight.glob('best_*.pth'))) == bool(save_best)
+    resume_from(straight / 'iter_4.pth', resumed)
+    dist_train(resumed, procs, demo_data, resume=True, save_best=save_best)
+    assert_resumed_exactly(straight, resumed, procs)
+
+
+def test_the_best_checkpoint_holds_every_ranks_streams(two_rank_run):
+    """The best checkpoint is written after a validation, on rank 0 alone:
+    it holds the streams both ranks had when the validation began, the ones a
+    checkpoint saved at that iteration holds."""
+    best = sorted(two_rank_run.glob('best_*_iter_4.pth')) or sorted(
+        two_rank_run.glob('best_*.pth'))
+    it = int(best[-1].stem.rsplit('_', 1)[1])
+    states = rank_states(best[-1])
+    assert len(states) == 2 and states[0] != states[1]
+    if (two_rank_run / f'iter_{it}.pth').exists():
+        assert states == rank_states(two_rank_run / f'iter_{it}.pth')
 
 
 @pytest.mark.parametrize('saved,now', [(2, 1), (1, 2)])
