@@ -15,32 +15,30 @@ PY = f'py{sys.version_info.major}{sys.version_info.minor}'
 CU128_ARCHS = 'sm70_75_80_86_89_90_100_120ptx'  # the default list for CUDA 12.8
 
 
-def tag_for(torch_version, cuda, gpu, force_cuda='', arch_list=''):
-    """The script's tag for a hypothetical machine (``--assume``)."""
+def tag_for(torch_version, cuda, force_cuda='', arch_list=''):
+    """The script's tag for a hypothetical machine without a GPU (``--assume``)."""
     env = dict(os.environ, FORCE_CUDA=force_cuda, TORCH_CUDA_ARCH_LIST=arch_list)
-    proc = subprocess.run([sys.executable, SCRIPT, '--assume', torch_version, cuda or 'none',
-                           '1' if gpu else '0'], cwd=REPO, capture_output=True, text=True,
-                          env=env)
+    proc = subprocess.run([sys.executable, SCRIPT, '--assume', torch_version, cuda or 'none'],
+                          cwd=REPO, capture_output=True, text=True, env=env)
     if proc.returncode:
         raise ValueError(proc.stderr)
     return proc.stdout.strip()
 
 
-@pytest.mark.parametrize('cuda,visible,force,want', [
-    ('12.8', True, '', f'torch2.14.1-cu128-{CU128_ARCHS}-{PY}'),  # a GPU: CUDA ops by default
-    ('12.8', False, '', f'torch2.14.1-cpu-{PY}'),     # CUDA torch on a CPU host
-    ('12.8', False, '1', f'torch2.14.1-cu128-{CU128_ARCHS}-{PY}'),  # build node without a GPU
-    ('12.8', True, '0', f'torch2.14.1-cpu-{PY}'),     # CPU ops asked for on a GPU host
-    (None, False, '', f'torch2.14.1-cpu-{PY}'),
+@pytest.mark.parametrize('cuda,force,want', [
+    ('12.8', '', f'torch2.14.1-cpu-{PY}'),     # CPU ops unless asked for
+    ('12.8', '1', f'torch2.14.1-cu128-{CU128_ARCHS}-{PY}'),  # build node without a GPU
+    ('12.8', '0', f'torch2.14.1-cpu-{PY}'),
+    (None, '', f'torch2.14.1-cpu-{PY}'),
 ])
-def test_tag_says_what_the_wheel_is_for(cuda, visible, force, want):
-    assert tag_for('2.14.1+cu128', cuda, visible, force) == want
+def test_tag_says_what_the_wheel_is_for(cuda, force, want):
+    assert tag_for('2.14.1+cu128', cuda, force) == want
 
 
 def test_the_arch_list_is_part_of_the_tag_and_cuda_13_drops_volta():
-    assert tag_for('2.14.1', '12.8', False, '1', arch_list='8.0;9.0') == \
+    assert tag_for('2.14.1', '12.8', '1', arch_list='8.0;9.0') == \
         f'torch2.14.1-cu128-sm80_90-{PY}'
-    assert '-sm75_80_86_89_90_100_120ptx-' in tag_for('2.14.1', '13.0', False, '1')
+    assert '-sm75_80_86_89_90_100_120ptx-' in tag_for('2.14.1', '13.0', '1')
 
 
 def test_a_cuda_build_without_a_gpu_gets_an_arch_list(tmp_path):
@@ -79,7 +77,7 @@ def test_a_torch_of_another_cuda_variant_is_refused():
 
 def test_cuda_request_with_a_cpu_torch_is_refused():
     with pytest.raises(ValueError, match='CPU build'):
-        tag_for('2.14.1+cpu', None, False, '1')
+        tag_for('2.14.1+cpu', None, '1')
 
 
 FAKE_PIP = textwrap.dedent('''\
@@ -104,10 +102,51 @@ FAKE_PIP = textwrap.dedent('''\
 ''')
 
 
-def make_mmcv(tmp_path, force_cuda):
+# Loaded as sitecustomize: torch, once imported, reports a CUDA 12.8 build
+# and one visible GPU of compute capability 9.0 (an H100/H200).
+SIMULATED_GPU = textwrap.dedent('''\
+    import importlib.abc, importlib.machinery, sys
+
+    class PatchTorch(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name != 'torch':
+                return None
+            sys.meta_path.remove(self)
+            spec = importlib.machinery.PathFinder.find_spec(name, path)
+            load = spec.loader.exec_module
+
+            def exec_module(module):
+                load(module)
+                module.version.cuda = '12.8'
+                module.cuda.is_available = lambda: True
+                module.cuda.device_count = lambda: 1
+                module.cuda.get_device_capability = lambda device=None: (9, 0)
+            spec.loader.exec_module = exec_module
+            return spec
+
+    sys.meta_path.insert(0, PatchTorch())
+''')
+
+
+def simulated_gpu_env(tmp_path):
+    site = tmp_path / 'simulated_gpu'
+    site.mkdir(exist_ok=True)
+    (site / 'sitecustomize.py').write_text(SIMULATED_GPU)
+    return dict(PYTHONPATH=os.pathsep.join(filter(None, [str(site),
+                                                         os.environ.get('PYTHONPATH')])))
+
+
+def script(*args, **env):
+    """The script on this machine (no --assume), as the Makefile runs it."""
+    return subprocess.run([sys.executable, SCRIPT, *args], cwd=REPO, capture_output=True,
+                          text=True, env=dict(os.environ, **env))
+
+
+def make_mmcv(tmp_path, force_cuda, extra_env=None):
     fake = tmp_path / 'fake_pip.py'
     fake.write_text(FAKE_PIP)
-    env = dict(os.environ, PIP_LOG=str(tmp_path / 'pip.log'), FORCE_CUDA=force_cuda)
+    env = dict(os.environ, PIP_LOG=str(tmp_path / 'pip.log'), FORCE_CUDA=force_cuda,
+               **(extra_env or {}))
     env.pop('TORCH_CUDA_ARCH_LIST', None)
     env.pop('MAX_JOBS', None)
     cmd = ['make', '--no-print-directory', 'mmcv', f'PY={sys.executable}',
@@ -118,29 +157,56 @@ def make_mmcv(tmp_path, force_cuda):
     return proc, log
 
 
-def test_cached_cpu_wheel_is_not_installed_for_a_cuda_request(tmp_path):
+def test_a_visible_gpu_gets_cpu_ops_unless_cuda_ops_are_asked_for(tmp_path):
+    """On a (simulated) sm_90 host: unset FORCE_CUDA builds CPU ops, with no
+    nvcc needed; FORCE_CUDA=1 builds for the visible GPU's architecture."""
+    env = simulated_gpu_env(tmp_path)
+    assert script('--arch-list', FORCE_CUDA='', TORCH_CUDA_ARCH_LIST='', **env).stdout == '\n'
+    assert script(FORCE_CUDA='', **env).stdout.strip().endswith(f'-cpu-{PY}')
+    cuda = script(FORCE_CUDA='1', TORCH_CUDA_ARCH_LIST='', **env)
+    assert cuda.stdout.strip().endswith(f'-cu128-sm90-{PY}'), cuda
+    assert script('--arch-list', FORCE_CUDA='1', TORCH_CUDA_ARCH_LIST='',
+                  **env).stdout.strip() == '9.0'
+
+
+@pytest.mark.parametrize('gpu', [False, True], ids=['no_gpu', 'simulated_sm90'])
+def test_cached_cpu_wheel_is_not_installed_for_a_cuda_request(tmp_path, gpu):
+    """The expected wheel is the one of the rule the Makefile follows (the
+    script on this machine, with a visible GPU's own architecture)."""
     import torch
-    cpu_dir = tmp_path / 'wheels' / 'mmcv-2.1.0' / tag_for(torch.__version__, None, False)
+    env = simulated_gpu_env(tmp_path) if gpu else {}
+    cpu_dir = tmp_path / 'wheels' / 'mmcv-2.1.0' / tag_for(torch.__version__, None)
     cpu_dir.mkdir(parents=True)
     (cpu_dir / 'mmcv-2.1.0-cp311-cp311-linux_x86_64.whl').write_text('cpu build')
-    proc, log = make_mmcv(tmp_path, force_cuda='1')
-    if torch.version.cuda is None:  # a CPU torch cannot build CUDA ops: refused
+    proc, log = make_mmcv(tmp_path, force_cuda='1', extra_env=env)
+    if torch.version.cuda is None and not gpu:  # a CPU torch cannot build CUDA ops: refused
         assert proc.returncode != 0 and 'CPU build' in proc.stderr and log == []
         return
-    cuda_tag = tag_for(torch.__version__, torch.version.cuda, False, '1')
+    cuda_tag = script(FORCE_CUDA='1', TORCH_CUDA_ARCH_LIST='', **env).stdout.strip()
+    archs = script('--arch-list', FORCE_CUDA='1', TORCH_CUDA_ARCH_LIST='', **env).stdout.strip()
+    if gpu:
+        assert cuda_tag.endswith(f'-sm90-{PY}') and archs == '9.0'
+    else:  # no GPU here: the default architectures
+        assert len(archs.split(';')) >= 5 and archs.endswith('+PTX')
     assert log[0].startswith('download'), log
     assert log[1].startswith('wheel') and f'/{cuda_tag} ' in log[1] \
         and 'FORCE_CUDA=1' in log[1], log
-    # no GPU here: the default architectures, and every core
-    archs = subprocess.run([sys.executable, SCRIPT, '--arch-list'], cwd=REPO, text=True,
-                           capture_output=True, env=dict(os.environ, FORCE_CUDA='1')).stdout
     cores = len(os.sched_getaffinity(0))
-    assert f' ARCHS={archs.strip()} ' in log[1] and f' MAX_JOBS={cores} ' in log[1]
+    assert f' ARCHS={archs} ' in log[1] and f' MAX_JOBS={cores} ' in log[1]
     assert log[2].startswith('install') and f'/{cuda_tag}/mmcv-2.1.0-' in log[2], log
     assert not any(f'-cpu-{PY}/' in line for line in log if line.startswith('install'))
     # The mmcv of this environment has CPU ops only: the final check says so.
     if proc.returncode != 0:
         assert 'built for CPU only' in proc.stderr, proc.stderr
+
+
+def test_a_gpu_host_builds_cpu_ops_by_default(tmp_path):
+    """`make mmcv` with FORCE_CUDA unset on a (simulated) GPU host: CPU ops,
+    built with the GPUs hidden."""
+    proc, log = make_mmcv(tmp_path, force_cuda='', extra_env=simulated_gpu_env(tmp_path))
+    assert log[1].startswith('wheel') and 'FORCE_CUDA=0 ARCHS=- ' in log[1] \
+        and log[1].endswith('CUDA_VISIBLE_DEVICES='), log
+    assert f'-cpu-{PY}/mmcv-2.1.0-' in log[2]
 
 
 def test_cpu_request_reuses_the_cached_cpu_wheel_and_hides_gpus_when_building(tmp_path):

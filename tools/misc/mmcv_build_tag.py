@@ -7,7 +7,10 @@ whether it has CUDA ops and for which GPU architectures, and the Python it is
 for. The Makefile keeps each wheel under its tag, so a CPU build is never
 installed where CUDA ops are wanted (or a build for another torch, Python or
 GPU). The target comes from ``FORCE_CUDA``: ``1`` CUDA (torch must be a CUDA
-build), ``0`` CPU, unset CUDA when torch sees a GPU. The architectures come
+build), ``0`` or unset CPU. CPU ops are the default even on a GPU host: no
+model of ``configs/apc/`` calls an mmcv op (a test records ``mmcv._ext``
+calls), and CUDA ops need an ``nvcc`` matching torch's CUDA, which torch's
+wheels do not bring. The architectures come
 from ``TORCH_CUDA_ARCH_LIST``, else the visible GPUs, else (a build node
 without a GPU, where torch itself would fail) a default list for torch's CUDA
 version (``--arch-list`` prints what the build gets).
@@ -46,10 +49,12 @@ def default_arch_list(torch_cuda: str) -> str:
     return archs + '+PTX'
 
 
-def want_cuda(torch_version: str, torch_cuda, cuda_visible: bool, force_cuda: str) -> bool:
+def want_cuda(torch_version: str, torch_cuda, force_cuda: str) -> bool:
+    """CUDA ops only when asked for (``FORCE_CUDA=1``), whether or not a GPU
+    is visible."""
     if force_cuda not in ('', '0', '1'):
         raise ValueError(f'FORCE_CUDA must be 0, 1 or unset, got {force_cuda!r}')
-    wanted = force_cuda == '1' or (force_cuda == '' and cuda_visible)
+    wanted = force_cuda == '1'
     if wanted and not torch_cuda:
         raise ValueError(f'FORCE_CUDA=1 but torch {torch_version} is a CPU build: install '
                          'the CUDA build of torch first')
@@ -67,13 +72,12 @@ def arch_list(torch_cuda: str, visible_archs=None) -> str:
     return default_arch_list(torch_cuda)
 
 
-def build_tag(torch_version: str, torch_cuda, cuda_visible: bool, force_cuda: str,
-              visible_archs=None) -> str:
+def build_tag(torch_version: str, torch_cuda, force_cuda: str, visible_archs=None) -> str:
     """The tag for a torch release, its CUDA version (None for a CPU build),
-    whether a GPU is visible (and its architectures), and ``FORCE_CUDA`` ('' when
-    unset)."""
+    ``FORCE_CUDA`` ('' when unset) and the visible GPUs' architectures (None:
+    none visible, or unknown)."""
     base = 'torch' + torch_version.split('+')[0]
-    if not want_cuda(torch_version, torch_cuda, cuda_visible, force_cuda):
+    if not want_cuda(torch_version, torch_cuda, force_cuda):
         return f'{base}-cpu-{PY_TAG}'
     archs = arch_list(torch_cuda, visible_archs)
     sm = '_'.join(a.replace('.', '').replace('+PTX', 'ptx')
@@ -91,15 +95,14 @@ def visible_archs():
 
 def current_tag() -> str:
     import torch
-    return build_tag(torch.__version__, torch.version.cuda, torch.cuda.is_available(),
-                     os.environ.get('FORCE_CUDA', ''), visible_archs())
+    return build_tag(torch.__version__, torch.version.cuda, os.environ.get('FORCE_CUDA', ''),
+                     visible_archs())
 
 
 def current_arch_list() -> str:
     """What the mmcv build gets as ``TORCH_CUDA_ARCH_LIST`` ('' for CPU ops)."""
     import torch
-    if not want_cuda(torch.__version__, torch.version.cuda, torch.cuda.is_available(),
-                     os.environ.get('FORCE_CUDA', '')):
+    if not want_cuda(torch.__version__, torch.version.cuda, os.environ.get('FORCE_CUDA', '')):
         return ''
     return arch_list(torch.version.cuda, visible_archs())
 
@@ -153,10 +156,9 @@ def main(argv=None) -> int:
     parser.add_argument('--allow-missing-deps', action='store_true',
                         help="with --check-installed: no verdict while mmcv's own "
                         'dependencies are missing')
-    parser.add_argument('--assume', nargs=3, metavar=('TORCH', 'CUDA', 'GPU'),
-                        help="the tag for this torch version, its CUDA version ('none': "
-                        'a CPU build) and whether a GPU is visible (0/1), instead of '
-                        "this machine's (a visible GPU of unknown architecture)")
+    parser.add_argument('--assume', nargs=2, metavar=('TORCH', 'CUDA'),
+                        help="the tag for this torch version and its CUDA version ('none': "
+                        "a CPU build) instead of this machine's (no GPU visible)")
     parser.add_argument('--arch-list', action='store_true',
                         help="print the build's TORCH_CUDA_ARCH_LIST ('' for CPU ops)")
     parser.add_argument('--check-torch', metavar='VARIANT',
@@ -172,8 +174,8 @@ def main(argv=None) -> int:
             print(current_arch_list())
             return 0
         if args.assume:
-            version, cuda, gpu = args.assume
-            tag = build_tag(version, None if cuda == 'none' else cuda, gpu == '1',
+            version, cuda = args.assume
+            tag = build_tag(version, None if cuda == 'none' else cuda,
                             os.environ.get('FORCE_CUDA', ''))
         else:
             tag = current_tag()
