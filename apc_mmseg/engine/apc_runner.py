@@ -1,4 +1,5 @@
 import atexit
+import os
 import weakref
 
 import torch
@@ -8,6 +9,7 @@ from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 
 from ..utils.config_text import TextCachedConfig
+from ..utils.determinism import nondeterministic_ops
 from ..utils.launch import (
     allow_tf32,
     finish_distributed,
@@ -20,18 +22,21 @@ from .amp import guard_optim_wrapper
 
 
 def refuse_cuda_determinism(cfg) -> None:
-    """``randomness.deterministic=True`` cannot hold for APC on CUDA: torch
-    has no deterministic CUDA kernel for the backward of bicubic
-    interpolation (the ViT's position-embedding resize) nor for
-    ``torch.histc`` on floats (mmseg's ``IoUMetric``), and raises at the first
-    of them, mid-run. Refuse before anything is built."""
-    if (cfg.get('randomness') or {}).get('deterministic') and torch.cuda.is_available():
+    """``randomness.deterministic=True`` on CUDA: torch raises at the first
+    op without a deterministic CUDA kernel, mid-run. The ops an APC run meets
+    are probed on this process's GPU (``nondeterministic_ops``) and the run is
+    refused before anything is built, naming the ones torch would refuse."""
+    if not ((cfg.get('randomness') or {}).get('deterministic') and torch.cuda.is_available()):
+        return
+    device = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
+    refused = nondeterministic_ops(device)
+    if refused:
         raise ValueError(
-            'randomness.deterministic=True is not supported on CUDA: torch has no '
-            'deterministic CUDA kernel for the backward of bicubic interpolation (the '
-            "ViT's position-embedding resize) or for torch.histc on floats (mmseg's "
-            'IoUMetric), so the run would stop at the first of them. Drop it (a resumed '
-            'run still restores every random state), or run on CPU (CUDA_VISIBLE_DEVICES=).')
+            'randomness.deterministic=True is not supported on CUDA: torch refuses, in '
+            'deterministic mode, ' + '; '.join(f'({i}) {op}' for i, op in
+                                               enumerate(refused, 1))
+            + '. The run would stop at the first of them. Drop it (a resumed run still '
+            'restores every random state), or run on CPU (CUDA_VISIBLE_DEVICES=).')
 
 
 @RUNNERS.register_module()
@@ -46,7 +51,8 @@ class APCRunner(Runner):
     processes (``split_global_batch``); the optimizer wrapper gets the
     non-finite guard, and ``AmpOptimWrapper`` (``--amp``) becomes bf16
     autocast or fp16 with a loss scaler, as the GPU allows
-    (``guard_optim_wrapper``); ``randomness.deterministic`` is refused on CUDA;
+    (``guard_optim_wrapper``); ``randomness.deterministic`` is refused on CUDA
+    where torch has no deterministic kernel for an op of the run;
     glibc keeps freed memory; the config's text is formatted once
     (``TextCachedConfig``), not again for every checkpoint. ``train`` turns
     TF32 on for CUDA float32 matmuls and lets ``load_from`` be for other

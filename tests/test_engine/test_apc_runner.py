@@ -47,12 +47,22 @@ def test_mmsegs_own_train_tool_trains_the_global_batch(procs, amp, tiny_options,
 
 
 def test_deterministic_is_refused_on_cuda_before_anything_is_built(monkeypatch, tmp_path):
+    """The refusal names, in order, the ops the probe found refused on the
+    process's GPU (what torch refuses on a real GPU: test_determinism.py)."""
+    from apc_mmseg.engine import apc_runner
+    from apc_mmseg.utils.determinism import PROBES
     cfg = Config.fromfile(DEMO_CONFIG)
     cfg.work_dir = str(tmp_path)
     cfg.randomness = dict(seed=0, deterministic=True)
+    probed = []
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
-    with pytest.raises(ValueError, match='deterministic=True is not supported on CUDA.*bicubic'):
+    monkeypatch.setenv('LOCAL_RANK', '1')
+    monkeypatch.setattr(apc_runner, 'nondeterministic_ops',
+                        lambda device: probed.append(device) or [PROBES[1][0], PROBES[2][0]])
+    with pytest.raises(ValueError, match=r'not supported on CUDA: .*\(1\) the backward of '
+                       r'bilinear upsampling.*\(2\) torch.histc'):
         APCRunner.from_cfg(cfg)
+    assert probed == [torch.device('cuda', 1)]  # this rank's own GPU
     assert not list(tmp_path.iterdir())  # nothing was written
 
 
