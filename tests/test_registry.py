@@ -22,7 +22,7 @@ def test_registry_names():
     for name in ('LoadImageLevelLabels', 'PackWeakSegInputs'):
         assert TRANSFORMS.get(name) is not None, name
     assert PARAM_SCHEDULERS.get('UnfreezeStepLR') is not None
-    for name in ('RNGStateHook', 'BatchImageIdsHook',
+    for name in ('RNGStateHook', 'BatchImageIdsHook', 'LogVarsToHostHook',
                  'RankwiseSegVisualizationHook'):
         assert HOOKS.get(name) is not None, name
     for name in ('GuardedOptimWrapper', 'GuardedAmpOptimWrapper', 'GuardedBF16OptimWrapper'):

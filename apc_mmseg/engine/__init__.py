@@ -4,6 +4,7 @@ from .batch_image_ids_hook import BATCH_IDS_KEY, BatchImageIdsHook, record_batch
 from .guarded_amp_optim_wrapper import GuardedAmpOptimWrapper
 from .guarded_bf16_optim_wrapper import GuardedBF16OptimWrapper
 from .guarded_optim_wrapper import GuardedOptimWrapper
+from .log_vars_to_host_hook import LogVarsToHostHook
 from .merged_groups_constructor import MergedGroupsOptimWrapperConstructor
 from .nonfinite_guard import NonFiniteGuard
 from .rankwise_seg_visualization_hook import RankwiseSegVisualizationHook
@@ -11,7 +12,7 @@ from .rng_state_hook import RNGStateHook
 from .unfreeze_step_lr import UnfreezeStepLR
 
 __all__ = ['APCRunner', 'BATCH_IDS_KEY', 'BatchImageIdsHook', 'GuardedAmpOptimWrapper',
-           'GuardedBF16OptimWrapper', 'GuardedOptimWrapper',
+           'GuardedBF16OptimWrapper', 'GuardedOptimWrapper', 'LogVarsToHostHook',
            'MergedGroupsOptimWrapperConstructor', 'NonFiniteGuard',
            'RankwiseSegVisualizationHook', 'RNGStateHook', 'UnfreezeStepLR',
            'guard_optim_wrapper', 'record_batch_image_ids', 'resolve_amp_dtype']

@@ -17,5 +17,7 @@ resume = False
 
 tta_model = dict(type='SegTTAModel')
 # Random states go into checkpoints, so --resume continues the same run; the
-# batch's image ids go into non-finite-loss reports.
-custom_hooks = [dict(type='RNGStateHook'), dict(type='BatchImageIdsHook')]
+# batch's image ids go into non-finite-loss reports; the logged values are read
+# from the GPU in one transfer a step, not one each.
+custom_hooks = [dict(type='RNGStateHook'), dict(type='BatchImageIdsHook'),
+                dict(type='LogVarsToHostHook')]
