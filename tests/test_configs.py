@@ -137,13 +137,41 @@ def shrink_stage2(model_cfg):
     return model_cfg
 
 
+# The compiled mmcv ops (``mmcv._ext``) each config's model calls in training
+# and prediction; a config not named calls none. The Makefile builds mmcv's
+# ops for the CPU by default (no nvcc needed on a GPU host) because of this.
+MMCV_OPS_NEEDED = {}
+
+
+@pytest.fixture
+def mmcv_ext_calls(monkeypatch):
+    """The names of the ``mmcv._ext`` functions called inside the test: every
+    function of the extension is wrapped (mmcv.ops looks them up on the
+    module at each call)."""
+    import mmcv._ext as ext
+    called = set()
+
+    def recording(name, fn):
+        def call(*args, **kwargs):
+            called.add(name)
+            return fn(*args, **kwargs)
+        return call
+    for name in dir(ext):
+        fn = getattr(ext, name)
+        if callable(fn) and not name.startswith('_'):
+            monkeypatch.setattr(ext, name, recording(name, fn))
+    return called
+
+
 @pytest.mark.parametrize('path', CONFIGS + [STAGE2], ids=osp.basename)
-def test_config_trains_validates_and_tests_on_generated_data(path, demo_data, tmp_path):
+def test_config_trains_validates_and_tests_on_generated_data(path, demo_data, tmp_path,
+                                                             mmcv_ext_calls):
     """Each shipped config, on the generated set laid out the way the config
     reads its data (VOC's, COCO's, the own-data template's), its model shrunk:
     2 iterations, a validation and a test run through the config's own
     runner, loaders, pipelines and evaluators (the own-data template once had
-    a validation set without a pipeline and stopped at its first validation)."""
+    a validation set without a pipeline and stopped at its first validation).
+    The mmcv ops it calls are the ones ``MMCV_OPS_NEEDED`` lists."""
     cfg = load_config(path)
     root = str(tmp_path / 'data')
     for role, ds in datasets_of(cfg):
@@ -168,3 +196,13 @@ def test_config_trains_validates_and_tests_on_generated_data(path, demo_data, tm
     assert osp.isfile(tmp_path / 'iter_2.pth')
     metrics = runner.test()
     assert 0 <= metrics['mIoU'] <= 100
+    assert mmcv_ext_calls == MMCV_OPS_NEEDED.get(osp.basename(path), set())
+
+
+def test_recording_sees_an_mmcv_op(mmcv_ext_calls):
+    """The recorder itself: a call of an mmcv op through mmcv.ops is seen."""
+    import torch
+    from mmcv.ops import nms
+    boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.], [20., 20., 30., 30.]])
+    keep = nms(boxes, torch.tensor([0.9, 0.8, 0.7]), iou_threshold=0.5)[1]
+    assert keep.tolist() == [0, 2] and mmcv_ext_calls == {'nms'}

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from helpers import REPO
 
 NVIDIA_SMI = '''#!/bin/sh
@@ -54,3 +55,59 @@ def test_its_config_builds_every_dataset_on_generated_data(demo_data):
     assert train.metainfo['classes'] == ('background', 'disc', 'square', 'triangle')
     assert cfg.model.decode_head.num_classes == cfg.model.weak_head.num_classes == 4
     assert cfg.param_scheduler[0].type == 'UnfreezeStepLR' and cfg.model.backbone.init_cfg is None
+
+
+def load_gpu_check():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'gpu_check', os.path.join(REPO, 'tools/analysis_tools/gpu_check.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def fake_sh(cmd, log):
+    """Every step succeeds and leaves what the tool reads afterwards."""
+    import json
+    words = [str(w) for w in cmd]
+    with open(log, 'w') as f:
+        f.write('Resumed checkpoint\n' if '--resume' in words else 'ok\n')
+    if '--resume' in words:
+        work = words[words.index('--work-dir') + 1]
+        open(os.path.join(work, 'iter_40.pth'), 'w').close()
+    if 'tools/dist_test.sh' in words:
+        out = words[words.index('--out') + 1]
+        os.makedirs(out, exist_ok=True)
+        for i in range(8):
+            open(os.path.join(out, f'{i}.png'), 'w').close()
+    if 'tools/analysis_tools/benchmark.py' in words:
+        rates = dict(train_images_per_s=1.0, voc_15_epochs_minutes=1.0)
+        with open(words[words.index('--out') + 1], 'w') as f:
+            json.dump(dict(rates=rates, peak_memory_mb=1, train_dtype='bf16'), f)
+    if '--work-dir' in words:
+        os.makedirs(words[words.index('--work-dir') + 1], exist_ok=True)
+    return True, 'rc 0'
+
+
+@pytest.mark.parametrize('gpus', [1, 2])
+def test_the_table_says_when_per_rank_code_ran_on_one_rank(tmp_path, monkeypatch, capsys, gpus):
+    """On one GPU the multi-rank steps run with world size 1: the table says
+    the per-rank code was not checked there (and that alone fails nothing);
+    on two GPUs it is checked by those steps. (A simulated GPU; the steps
+    themselves are stand-ins.)"""
+    import torch
+    tool = load_gpu_check()
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: gpus)
+    monkeypatch.setattr(torch.cuda, 'get_device_name', lambda i=0: 'NVIDIA H200')
+    monkeypatch.setattr(tool, 'sh', fake_sh)
+    monkeypatch.setattr(tool, 'read_loss_rows', lambda work: [])
+    monkeypatch.setattr(tool, 'losses_verdict', lambda rows: (True, 'losses finite'))
+    assert tool.main(['--work-dir', str(tmp_path / 'work')]) == 0
+    table = capsys.readouterr().out.split('gpu-check on NVIDIA H200')[1]
+    not_checked = [line for line in table.splitlines() if 'NOT CHECKED' in line]
+    if gpus == 1:
+        assert len(not_checked) == 1 and 'per-rank code on GPU' in not_checked[0]
+    else:
+        assert not_checked == [] and f'dist_train.sh on {gpus} GPU(s)' in table
+    assert 'FAIL' not in table
