@@ -10,7 +10,15 @@ MMCV_VERSION ?= 2.1.0
 # needs a driver >= 580); cu126, cu128, cpu, ... take that build from PyTorch's
 # index (e.g. `make install TORCH_CUDA=cu126` on a CUDA 12 driver).
 TORCH_CUDA ?=
-TORCH_INDEX := $(if $(TORCH_CUDA),--index-url https://download.pytorch.org/whl/$(TORCH_CUDA),)
+# Offline machines (a cluster's compute nodes): `make wheelhouse` on a connected
+# machine of the same Python and platform collects every wheel `make install`
+# needs (mmcv and pydensecrf2 built there) into $(WHEELHOUSE_DIR); copy it over
+# and `make install WHEELS=wheelhouse` (make test, make gpu-check alike) installs
+# from that folder alone (pip --no-index).
+WHEELHOUSE_DIR ?= wheelhouse
+WHEELS ?=
+OFFLINE := $(if $(WHEELS),--no-index --find-links $(abspath $(WHEELS)),)
+TORCH_INDEX := $(if $(WHEELS),,$(if $(TORCH_CUDA),--index-url https://download.pytorch.org/whl/$(TORCH_CUDA),))
 STAMP := $(VENV)/.installed$(if $(TORCH_CUDA),-$(TORCH_CUDA),)
 # timm is the reference of one test (tests/test_utils/test_vit_weights.py) and
 # lives off the import path: mmseg imports it whenever it can, 1.5 s of CPU in
@@ -18,7 +26,7 @@ STAMP := $(VENV)/.installed$(if $(TORCH_CUDA),-$(TORCH_CUDA),)
 TIMM_VERSION ?= 1.0.31
 TIMM_DIR := $(VENV)/reference
 
-.PHONY: install test lint demo gpu-check clean-venv mmcv
+.PHONY: install test lint demo gpu-check clean-venv mmcv wheelhouse
 
 # mmcv 2.1.0 with its ops, built from source: mmseg 1.2.2 needs mmcv.ops and
 # refuses mmcv >= 2.2. Its setup.py pins -std=c++14/17, but torch >= 2.10's
@@ -26,12 +34,14 @@ TIMM_DIR := $(VENV)/reference
 # in $(WHEELHOUSE) under the tag of what they were built for (torch release,
 # CUDA version or cpu: tools/misc/mmcv_build_tag.py), so a new venv on the same
 # machine installs the right one in seconds and a CPU build never lands where
-# CUDA ops are wanted. FORCE_CUDA=1 builds CUDA ops, FORCE_CUDA=0 CPU ops
-# (GPUs hidden from the build), unset: CUDA when torch sees a GPU. CUDA builds
+# CUDA ops are wanted. CPU ops by default, on GPU hosts too (GPUs hidden from
+# the build): no APC config calls an mmcv op, and CUDA ops need an nvcc that
+# matches torch's CUDA. FORCE_CUDA=1 builds CUDA ops (a model that needs them:
+# tests/test_configs.py lists each config's). CUDA builds
 # get TORCH_CUDA_ARCH_LIST (yours, else the visible GPUs', else a default list,
 # so a build node without a GPU works); MAX_JOBS defaults to the machine's cores
 # (nproc without OMP_NUM_THREADS, which nproc would otherwise obey).
-WHEELHOUSE ?= $(HOME)/.cache/apc_mmseg/wheels
+WHEELHOUSE ?= $(if $(WHEELS),$(abspath $(WHEELS)),$(HOME)/.cache/apc_mmseg/wheels)
 MMCV_TAG_SCRIPT := tools/misc/mmcv_build_tag.py
 
 install: $(STAMP)
@@ -39,15 +49,15 @@ install: $(STAMP)
 # The stamp depends on what defines the environment, so a second call is a no-op.
 $(STAMP): requirements.txt requirements-dev.txt setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip "setuptools<81" wheel ninja
-	$(PIP) install -q torch==$(TORCH_VERSION) torchvision==$(TORCHVISION_VERSION) $(TORCH_INDEX)
+	$(PIP) install -q $(OFFLINE) --upgrade pip "setuptools<81" wheel ninja
+	$(PIP) install -q $(OFFLINE) torch==$(TORCH_VERSION) torchvision==$(TORCHVISION_VERSION) $(TORCH_INDEX)
 	$(PY) $(MMCV_TAG_SCRIPT) --check-torch "$(TORCH_CUDA)"
 	MMCV_VERSION=$(MMCV_VERSION) $(PY) $(MMCV_TAG_SCRIPT) --check-installed || \
 		$(MAKE) --no-print-directory mmcv
-	$(PIP) install -q -r requirements.txt -r requirements-dev.txt
-	$(PIP) install -q --no-deps --upgrade --target $(TIMM_DIR) timm==$(TIMM_VERSION)
+	$(PIP) install -q $(OFFLINE) -r requirements.txt -r requirements-dev.txt
+	$(PIP) install -q $(OFFLINE) --no-deps --upgrade --target $(TIMM_DIR) timm==$(TIMM_VERSION)
 	MMCV_VERSION=$(MMCV_VERSION) $(PY) $(MMCV_TAG_SCRIPT) --check-installed
-	$(PIP) install -q --no-build-isolation --no-deps -e .
+	$(PIP) install -q $(OFFLINE) --no-build-isolation --no-deps -e .
 	touch $(STAMP)
 
 # pytest-xdist processes (one per core, at most 4) at one torch thread each: most
@@ -74,11 +84,33 @@ gpu-check: install
 clean-venv:
 	rm -rf $(VENV)
 
+# Every wheel of `make install` for this Python, platform and TORCH_CUDA, in
+# one folder: pip's own, torch's, the requirements' (sdists such as pydensecrf2
+# built into wheels), timm, and the mmcv build under its tag (as `make mmcv`
+# keeps it). mmcv is left out of the requirements here: it is built by `make mmcv`.
+wheelhouse: install
+	mkdir -p $(WHEELHOUSE_DIR)
+	$(PIP) download -q -d $(WHEELHOUSE_DIR) pip "setuptools<81" wheel ninja
+	$(PIP) download -q -d $(WHEELHOUSE_DIR) torch==$(TORCH_VERSION) torchvision==$(TORCHVISION_VERSION) $(TORCH_INDEX)
+	grep -v '^mmcv' requirements.txt > $(WHEELHOUSE_DIR)/.requirements-pip.txt
+	$(PIP) wheel -q -w $(WHEELHOUSE_DIR) -r $(WHEELHOUSE_DIR)/.requirements-pip.txt \
+		-r requirements-dev.txt timm==$(TIMM_VERSION)
+	rm $(WHEELHOUSE_DIR)/.requirements-pip.txt
+	@set -e; tag=$$(MMCV_VERSION=$(MMCV_VERSION) $(PY) $(MMCV_TAG_SCRIPT)); \
+	src=$(WHEELHOUSE)/mmcv-$(MMCV_VERSION)/$$tag; dst=$(WHEELHOUSE_DIR)/mmcv-$(MMCV_VERSION)/$$tag; \
+	if [ "$$(cd $$src && pwd)" != "$$(mkdir -p $$dst && cd $$dst && pwd)" ]; then \
+		cp $$src/mmcv-$(MMCV_VERSION)-*.whl $$dst/; fi; \
+	echo "wheelhouse: $(WHEELHOUSE_DIR) ($$(ls $(WHEELHOUSE_DIR)/*.whl | wc -l) wheels, mmcv $$tag);" \
+		"offline: make install WHEELS=$(WHEELHOUSE_DIR)"
+
 mmcv:
 	@set -e; export MMCV_VERSION=$(MMCV_VERSION); tag=$$($(PY) $(MMCV_TAG_SCRIPT)); \
 	archs=$$($(PY) $(MMCV_TAG_SCRIPT) --arch-list); \
 	dir=$(WHEELHOUSE)/mmcv-$(MMCV_VERSION)/$$tag; \
 	if ! ls $$dir/mmcv-$(MMCV_VERSION)-*.whl >/dev/null 2>&1; then \
+		if [ -n "$(WHEELS)" ]; then echo "make mmcv: the wheelhouse $(WHEELS) has no mmcv" \
+			"$(MMCV_VERSION) built for $$tag: make it with the same TORCH_CUDA and FORCE_CUDA" >&2; \
+			exit 1; fi; \
 		case $$tag in *-cpu-*) cuda=0; export CUDA_VISIBLE_DEVICES=;; \
 			*) cuda=1; export TORCH_CUDA_ARCH_LIST="$$archs";; esac; \
 		echo "building mmcv $(MMCV_VERSION) for $$tag (about 10 minutes on 2 cores)"; \
@@ -91,5 +123,5 @@ mmcv:
 			$(PIP) wheel --no-deps --no-build-isolation -w $$dir $$tmp/mmcv-$(MMCV_VERSION); \
 		rm -rf $$tmp; \
 	fi; \
-	$(PIP) install -q --no-deps --force-reinstall $$dir/mmcv-$(MMCV_VERSION)-*.whl; \
+	$(PIP) install -q $(OFFLINE) --no-deps --force-reinstall $$dir/mmcv-$(MMCV_VERSION)-*.whl; \
 	$(PY) $(MMCV_TAG_SCRIPT) --check-installed --allow-missing-deps

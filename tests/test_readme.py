@@ -25,6 +25,7 @@ NEEDS = {
     'make test': 'the suite itself',
     'TORCH_CUDA=': "another torch build (PyTorch's index, downloads)",
     'clean-venv': 'removing the environment the test runs in',
+    'make wheelhouse': 'downloads (3 GB of wheels)', 'WHEELS=': 'a wheelhouse (make wheelhouse)',
 }
 # Commands whose path another test runs end to end (named here): parsed by the
 # tool's own parser after the others ran, the config and checkpoint checked.

@@ -142,7 +142,10 @@ def script(*args, **env):
                           text=True, env=dict(os.environ, **env))
 
 
-def make_mmcv(tmp_path, force_cuda, extra_env=None):
+def make_mmcv(tmp_path, force_cuda, extra_env=None, wheels_var='WHEELHOUSE'):
+    """``make mmcv`` with a pip that records its calls; the cache folder is
+    ``tmp_path/wheels``, given as ``wheels_var`` (``WHEELS``: an offline
+    wheelhouse)."""
     fake = tmp_path / 'fake_pip.py'
     fake.write_text(FAKE_PIP)
     env = dict(os.environ, PIP_LOG=str(tmp_path / 'pip.log'), FORCE_CUDA=force_cuda,
@@ -150,7 +153,7 @@ def make_mmcv(tmp_path, force_cuda, extra_env=None):
     env.pop('TORCH_CUDA_ARCH_LIST', None)
     env.pop('MAX_JOBS', None)
     cmd = ['make', '--no-print-directory', 'mmcv', f'PY={sys.executable}',
-           f'PIP={sys.executable} {fake}', f'WHEELHOUSE={tmp_path / "wheels"}']
+           f'PIP={sys.executable} {fake}', f'{wheels_var}={tmp_path / "wheels"}']
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     log_file = tmp_path / 'pip.log'
     log = log_file.read_text().splitlines() if log_file.exists() else []
@@ -235,3 +238,31 @@ def test_no_verdict_while_mmcvs_own_dependencies_are_missing(tmp_path):
     assert lenient.returncode == 0 and 'is not installed yet' in lenient.stderr
     strict = check()
     assert strict.returncode == 1 and 'a_dependency_not_installed_yet' in strict.stderr
+
+
+def test_an_offline_wheelhouse_holds_the_mmcv_build(tmp_path):
+    """`make install WHEELS=dir` takes mmcv from the wheelhouse's tagged
+    folder (as `make wheelhouse` lays it out): installed, nothing downloaded
+    or built."""
+    import torch
+    cpu_dir = tmp_path / 'wheels' / 'mmcv-2.1.0' / tag_for(torch.__version__, None)
+    cpu_dir.mkdir(parents=True)
+    (cpu_dir / 'mmcv-2.1.0-cp311-cp311-linux_x86_64.whl').write_text('cpu build')
+    proc, log = make_mmcv(tmp_path, force_cuda='', wheels_var='WHEELS')
+    assert [line.split()[0] for line in log] == ['install'], log
+    assert f'{cpu_dir}/mmcv-2.1.0-' in log[0]
+
+
+def test_an_offline_install_never_reaches_an_index(tmp_path):
+    """Every pip call of `make install WHEELS=dir` (dry run, made to run
+    whole) reads that folder alone, even with TORCH_CUDA naming PyTorch's
+    index."""
+    wheels = tmp_path / 'wheelhouse'
+    proc = subprocess.run(['make', '-n', '-B', 'install', f'WHEELS={wheels}', 'TORCH_CUDA=cu126',
+                           f'VENV={tmp_path / "venv"}'], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+    pip_calls = [line for line in proc.stdout.splitlines() if ' -m pip install' in line]
+    assert len(pip_calls) >= 5, proc.stdout
+    for line in pip_calls:
+        assert f'--no-index --find-links {wheels}' in line, line
+    assert 'download.pytorch.org' not in proc.stdout
