@@ -109,3 +109,41 @@ def peak_tflops(device, given, dtype):
         if key in name:
             return value
     return None
+
+
+VOC_VAL_IMAGES = 1449
+
+
+def project_voc_run(cfg, rates: dict, seconds: dict, checkpoint_seconds: float) -> dict:
+    """The minutes of each part of ``cfg``'s schedule on VOC, from one
+    benchmark's measurements, and which part bounds the run.
+
+    - ``train_step``: ``max_iters x global batch`` images at the measured
+      step rate; ``loader``: the same images at the loader's rate. The loader
+      runs beside the step (its workers prefetch), so training takes the
+      larger of the two: the *bound*.
+    - ``validation``: every ``val_interval`` iterations, VOC val (1,449
+      images) plus the pseudo-mask images of ``WSSSValDataset``
+      (``num_train``), each at the full model's inference time at the test
+      size (with flip where ``test_cfg.flip``).
+    - ``checkpoints``: every ``checkpoint.interval`` iterations, one save of
+      the model and optimizer state.
+    Logging and the other hooks are not counted.
+    """
+    iters = cfg.train_cfg.max_iters
+    images = iters * (cfg.get('global_batch_size') or cfg.train_dataloader.batch_size)
+    minutes = dict(train_step=images / rates['train_images_per_s'] / 60)
+    if 'loader_images_per_s' in rates:
+        minutes['loader'] = images / rates['loader_images_per_s'] / 60
+    val_set = cfg.val_dataloader.dataset
+    val_images = VOC_VAL_IMAGES + (val_set.get('num_train') or 0)
+    infer = seconds['infer_full_flip' if cfg.model.test_cfg.get('flip') else 'infer_full']
+    validations = iters // cfg.train_cfg.val_interval
+    minutes['validation'] = validations * val_images * infer / 60
+    saves = iters // cfg.default_hooks.checkpoint.interval
+    minutes['checkpoints'] = saves * checkpoint_seconds / 60
+    bound = max(('train_step', 'loader'), key=lambda k: minutes.get(k, 0))
+    total = minutes[bound] + minutes['validation'] + minutes['checkpoints']
+    return dict(minutes=minutes, bound=bound, total_minutes=total,
+                validation_share=minutes['validation'] / total,
+                checkpoint_share=minutes['checkpoints'] / total)

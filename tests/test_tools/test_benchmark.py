@@ -27,6 +27,12 @@ def test_runs_every_part_and_reports_consistent_ratios(tmp_path):
     assert rates['crf_eval_serial_miou'] == rates['crf_eval_pool_miou'] > 0
     assert ratios['crf_eval pool / serial (images/s)'] == \
         rates['crf_eval_pool_images_per_s'] / rates['crf_eval_serial_images_per_s']
+    # the schedule of the config projected part by part (its own iterations)
+    projection = report['voc_run']
+    minutes = projection['minutes']
+    assert minutes['train_step'] == 3000 * 8 / rates['train_images_per_s'] / 60
+    assert minutes['loader'] == 3000 * 8 / rates['loader_images_per_s'] / 60
+    assert sec['checkpoint_save'] > 0 and projection['bound'] in ('train_step', 'loader')
 
 
 def test_amp_run_on_cpu_is_bf16_and_finite(tmp_path):
@@ -36,3 +42,28 @@ def test_amp_run_on_cpu_is_bf16_and_finite(tmp_path):
          'heads', 'crf', 'crf_eval', 'loader', '--out', str(out)], tool_env())
     report = json.loads(out.read_text())
     assert report['train_dtype'] == 'bfloat16' and report['seconds']['train_full'] > 0
+
+
+def test_the_run_projection_against_hand_values():
+    """A 10,000-iteration schedule at 16 images a step, validated every 1,000
+    on 1,449 + 500 images, saved every 1,000: worked out by hand."""
+    from mmengine.config import Config
+
+    from apc_mmseg.utils.profiling import project_voc_run
+    cfg = Config(dict(global_batch_size=16, train_dataloader=dict(batch_size=16),
+                      train_cfg=dict(max_iters=10000, val_interval=1000),
+                      val_dataloader=dict(dataset=dict(num_train=500)),
+                      model=dict(test_cfg=dict(flip=False)),
+                      default_hooks=dict(checkpoint=dict(interval=1000))))
+    rates = dict(train_images_per_s=400.0, loader_images_per_s=320.0)
+    seconds = dict(infer_full=0.02, infer_full_flip=0.04)
+    run = project_voc_run(cfg, rates, seconds, checkpoint_seconds=6.0)
+    # 160,000 images: 400/s -> 6.667 min, 320/s -> 8.333 min (the bound);
+    # 10 validations x 1,949 images x 0.02 s = 389.8 s = 6.497 min; 10 saves x 6 s = 1 min
+    assert run['bound'] == 'loader'
+    assert abs(run['minutes']['train_step'] - 6.6667) < 1e-3
+    assert abs(run['minutes']['loader'] - 8.3333) < 1e-3
+    assert abs(run['minutes']['validation'] - 6.4967) < 1e-3
+    assert abs(run['minutes']['checkpoints'] - 1.0) < 1e-9
+    assert abs(run['total_minutes'] - 15.83) < 1e-2
+    assert abs(run['validation_share'] - 6.4967 / 15.83) < 1e-3

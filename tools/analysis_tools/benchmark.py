@@ -10,7 +10,9 @@ time is the median of ``--reps`` runs after ``--warmup`` runs, the runs of
 compared variants taken in turns (``apc_mmseg.utils.profiling``). From the
 training step: images per second, TFLOP/s (torch's FLOP counter and the LSTMs),
 the FLOP utilisation on a known GPU, and the projected time of 15 epochs of VOC
-train_aug. Prints a table and writes JSON. Sets malloc as training does
+train_aug; with inference and the loader too, the config's whole schedule on
+VOC projected part by part (loader, step, validation, checkpoints) with the
+part that bounds it (``apc_mmseg.utils.profiling.project_voc_run``). Prints a table and writes JSON. Sets malloc as training does
 (APC_MMSEG_TUNE_MALLOC=0: not).
 
     python tools/analysis_tools/benchmark.py configs/apc/apc_vitb16_voc.py --out bench.json
@@ -45,6 +47,7 @@ from apc_mmseg.utils.profiling import (
     check_finite,
     count_flops,
     peak_tflops,
+    project_voc_run,
     timed,
     timed_together,
 )
@@ -117,6 +120,7 @@ def bench_train(model, data, optim_wrapper, device, amp, warmup, reps):
     out['train_full_gflop'] = count_flops(full_step, model) / 1e9
     check_finite(torch.stack(seen), names, dtype)
     out['train_dtype'] = str(dtype).replace('torch.', '')
+    out['optimizer'] = opt_full  # stepped: its state is what a checkpoint holds
     return out
 
 
@@ -237,6 +241,16 @@ def write_loader_images(cfg, root, num_images):
         json.dump(labels, f)
 
 
+def bench_checkpoint(model, optimizer) -> float:
+    """Seconds of one save of the model and optimizer state (what a
+    ``CheckpointHook`` writes, less the config text) to a local file."""
+    state = dict(state_dict=model.state_dict(), optimizer=optimizer.state_dict())
+    with tempfile.TemporaryDirectory() as root:
+        t = time.perf_counter()
+        torch.save(state, osp.join(root, 'iter.pth'))
+        return time.perf_counter() - t
+
+
 def bench_loader(config, workers, batches, warmup):
     """Images per second of the config's training data loader (decode,
     augment, collate) on synthetic 500x375 JPEGs, after ``warmup`` batches."""
@@ -274,9 +288,12 @@ def run_benchmark(config, batch=2, train_size=384, test_size=960, device=None, a
     model, optim_wrapper = build_model(config, device)
     size = (train_size, train_size)
     res = {}
+    checkpoint_s = None
     if 'train' not in skip:
-        res.update(bench_train(model, fake_batch(model, batch, size, device), optim_wrapper,
-                               device, amp, warmup, reps))
+        train = bench_train(model, fake_batch(model, batch, size, device), optim_wrapper,
+                            device, amp, warmup, reps)
+        checkpoint_s = bench_checkpoint(model, train.pop('optimizer'))
+        res.update(train)
     if 'infer' not in skip:
         res.update(bench_infer(model, (test_size,) * 2, device, warmup, reps))
     if 'heads' not in skip:
@@ -307,6 +324,10 @@ def run_benchmark(config, batch=2, train_size=384, test_size=960, device=None, a
         if 'loader_images_per_s' in rates:
             ratios['loader / train step (images/s)'] = \
                 rates['loader_images_per_s'] / rates['train_images_per_s']
+    projection = None
+    if 'train_full' in res and 'infer_full' in res:
+        res['checkpoint_save'] = checkpoint_s
+        projection = project_voc_run(Config.fromfile(config), rates, res, checkpoint_s)
     if 'infer_full' in res:
         ratios['infer_full / infer_backbone'] = res['infer_full'] / res['infer_backbone']
         ratios['infer_full_flip / infer_backbone'] = res['infer_full_flip'] / res['infer_backbone']
@@ -316,7 +337,8 @@ def run_benchmark(config, batch=2, train_size=384, test_size=960, device=None, a
                   platform.machine(), threads=torch.get_num_threads(), batch=batch,
                   train_size=train_size, test_size=test_size, amp=amp,
                   train_dtype=train_dtype, malloc_tuned=malloc_tuned, seconds=res,
-                  rates=rates, ratios=ratios, peak_memory_mb=peak_mem / 2 ** 20)
+                  rates=rates, ratios=ratios, peak_memory_mb=peak_mem / 2 ** 20,
+                  voc_run=projection)
     if out:
         with open(out, 'w') as f:
             json.dump(report, f, indent=2)
@@ -364,6 +386,12 @@ def main(argv=None):
     for k, v in report['ratios'].items():
         print(f'{k:36s} {v:10.3f}x')
     print(f"{'peak memory (MiB)':36s} {report['peak_memory_mb']:10.0f}")
+    run = report['voc_run']
+    if run:
+        print(f"the config's schedule on VOC: {run['total_minutes']:.1f} min, bound by "
+              f"{run['bound']}")
+        for k, v in run['minutes'].items():
+            print(f'  {k:34s} {v:10.2f} min')
 
 
 if __name__ == '__main__':

@@ -144,6 +144,10 @@ def main(argv=None):
                   f"{rates.get('model_flop_utilisation', float('nan')):.3f}, peak "
                   f"{rep['peak_memory_mb']:.0f} MiB, 15 VOC epochs "
                   f"{rates['voc_15_epochs_minutes']:.1f} min ({rep['train_dtype']})")
+        run = rep.get('voc_run')
+        if run:
+            detail += (f"; the VOC schedule {run['total_minutes']:.1f} min with validation and "
+                       f"checkpoints, bound by {run['bound']}")
     step('benchmark --amp', (ok, detail))
     print(f'\ngpu-check on {torch.cuda.get_device_name(0)} x{gpus}, torch {torch.__version__}')
     print(f"{'check':40s} verdict  detail")
