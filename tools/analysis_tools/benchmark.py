@@ -12,8 +12,9 @@ training step: images per second, TFLOP/s (torch's FLOP counter and the LSTMs),
 the FLOP utilisation on a known GPU, and the projected time of 15 epochs of VOC
 train_aug; with inference and the loader too, the config's whole schedule on
 VOC projected part by part (loader, step, validation, checkpoints) with the
-part that bounds it (``apc_mmseg.utils.profiling.project_voc_run``). Prints a table and writes JSON. Sets malloc as training does
-(APC_MMSEG_TUNE_MALLOC=0: not).
+part that bounds it (``apc_mmseg.utils.profiling.project_voc_run``). Prints a
+table and writes JSON. Sets malloc as training does (APC_MMSEG_TUNE_MALLOC=0:
+not).
 
     python tools/analysis_tools/benchmark.py configs/apc/apc_vitb16_voc.py --out bench.json
 """
