@@ -9,10 +9,13 @@ from .merged_groups_constructor import MergedGroupsOptimWrapperConstructor
 from .nonfinite_guard import NonFiniteGuard
 from .rankwise_seg_visualization_hook import RankwiseSegVisualizationHook
 from .rng_state_hook import RNGStateHook
+from .train_precision_val_loop import TrainPrecisionValLoop, training_autocast_dtype
 from .unfreeze_step_lr import UnfreezeStepLR
 
 __all__ = ['APCRunner', 'BATCH_IDS_KEY', 'BatchImageIdsHook', 'GuardedAmpOptimWrapper',
            'GuardedBF16OptimWrapper', 'GuardedOptimWrapper', 'LogVarsToHostHook',
            'MergedGroupsOptimWrapperConstructor', 'NonFiniteGuard',
-           'RankwiseSegVisualizationHook', 'RNGStateHook', 'UnfreezeStepLR',
-           'guard_optim_wrapper', 'record_batch_image_ids', 'resolve_amp_dtype']
+           'RankwiseSegVisualizationHook', 'RNGStateHook', 'TrainPrecisionValLoop',
+           'UnfreezeStepLR',
+           'guard_optim_wrapper', 'record_batch_image_ids', 'resolve_amp_dtype',
+           'training_autocast_dtype']

@@ -13,6 +13,7 @@ from ..utils.determinism import nondeterministic_ops
 from ..utils.launch import (
     allow_tf32,
     finish_distributed,
+    fit_loader_workers,
     launcher_world_size,
     prepare_distributed,
     split_global_batch,
@@ -48,7 +49,8 @@ class APCRunner(Runner):
     alike. ``from_cfg``: without CUDA, the ``pytorch`` launcher gets a gloo
     process group and DDP no device ids (mmengine's would call
     ``torch.cuda.set_device``); ``global_batch_size`` is shared by the
-    processes (``split_global_batch``); the optimizer wrapper gets the
+    processes (``split_global_batch``); loader workers are lowered to the
+    cores each process has (``fit_loader_workers``); the optimizer wrapper gets the
     non-finite guard, and ``AmpOptimWrapper`` (``--amp``) becomes bf16
     autocast or fp16 with a loss scaler, as the GPU allows
     (``guard_optim_wrapper``); ``randomness.deterministic`` is refused on CUDA
@@ -73,6 +75,7 @@ class APCRunner(Runner):
                       logger='current')
         if cfg.get('train_dataloader') is not None:
             split_global_batch(cfg, launcher_world_size(launcher))
+        fit_loader_workers(cfg, launcher)
         keep_freed_memory()
         runner = super().from_cfg(cfg)
         if runner.distributed:

@@ -106,3 +106,27 @@ def split_global_batch(cfg, world_size: int) -> None:
     cfg.train_dataloader.batch_size = per_process
     print_log(f'training batch: {total} images a step = {world_size} process(es) x '
               f'{per_process}', logger='current')
+
+
+def fit_loader_workers(cfg, launcher: str) -> None:
+    """Lower each data loader's ``num_workers`` to the cores that one of this
+    machine's training processes has (the usable cores over torchrun's
+    ``LOCAL_WORLD_SIZE``), logging each change.
+
+    The VOC and COCO configs ask for 8 training workers, sized for a GPU
+    host; on a smaller machine more workers than cores only contend. The
+    workers' random streams depend on their number (mmengine seeds worker
+    ``i`` of rank ``r`` with ``seed + r * num_workers + i``), so a lowered
+    count is said in the log.
+    """
+    local = int(os.environ.get('LOCAL_WORLD_SIZE', 1)) if launcher != 'none' else 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') \
+        else (os.cpu_count() or 1)
+    share = max(1, cores // max(local, 1))
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(name)
+        if loader and (loader.get('num_workers') or 0) > share:
+            print_log(f'{name}.num_workers {loader.num_workers} -> {share}: {cores} usable '
+                      f'cores for {local} process(es) on this machine', logger='current',
+                      level=logging.WARNING)
+            loader.num_workers = share

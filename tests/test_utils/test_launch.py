@@ -58,3 +58,26 @@ def test_the_configs_one_process_batch_is_split_without_a_warning():
         split_global_batch(cfg, 2)
     assert cfg.train_dataloader.batch_size == 8
     assert not [r for r in records if r.levelno == logging.WARNING]
+
+
+@pytest.mark.parametrize('launcher,local,want', [('none', '4', (2, 2, 1)),
+                                                 ('pytorch', '2', (1, 1, 1))])
+def test_loader_workers_are_lowered_to_each_processs_cores(monkeypatch, launcher, local,
+                                                           want):
+    """2 usable cores: one process keeps 2 workers a loader (8 asked for),
+    two processes 1 each; a loader asking for fewer keeps its own; the log
+    says what changed."""
+    import os
+
+    from apc_mmseg.utils.launch import fit_loader_workers
+    monkeypatch.setattr(os, 'sched_getaffinity', lambda pid: {0, 1})
+    monkeypatch.setenv('LOCAL_WORLD_SIZE', local)
+    cfg = Config(dict(train_dataloader=dict(num_workers=8), val_dataloader=dict(num_workers=4),
+                      test_dataloader=dict(num_workers=1)))
+    with mmlogger_records() as records:
+        fit_loader_workers(cfg, launcher)
+    got = tuple(cfg[f'{n}_dataloader'].num_workers for n in ('train', 'val', 'test'))
+    assert got == want
+    text = ' '.join(r.getMessage() for r in records)
+    assert f'train_dataloader.num_workers 8 -> {want[0]}' in text
+    assert 'test_dataloader' not in text

@@ -19,7 +19,8 @@ optim_wrapper = dict(
     paramwise_cfg=dict(custom_keys={'backbone': dict(delayed=True)}))
 param_scheduler = [dict(type='UnfreezeStepLR', milestone=1323, gamma=0.1, by_epoch=False)]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=10000, val_interval=1000)
-val_cfg = dict(type='ValLoop')
+# Validation in the training precision (bf16/fp16 under --amp, else float32).
+val_cfg = dict(type='TrainPrecisionValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
