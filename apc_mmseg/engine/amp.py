@@ -1,4 +1,6 @@
 """Which guarded optimizer wrapper a config's ``optim_wrapper`` becomes."""
+from typing import Optional
+
 import torch
 
 
@@ -13,18 +15,21 @@ def resolve_amp_dtype(dtype=None) -> str:
     return 'bfloat16' if torch.cuda.is_bf16_supported(including_emulation=False) else 'float16'
 
 
-def guard_optim_wrapper(optim_wrapper: dict) -> dict:
+def guard_optim_wrapper(optim_wrapper: dict, guard: Optional[dict] = None) -> dict:
     """Put the non-finite guard into mmengine's wrapper types, in place.
 
     Configs name mmengine's ``OptimWrapper`` (so that mmseg's own
     ``tools/train.py --amp`` accepts them, turning it into ``AmpOptimWrapper``
-    with ``loss_scale='dynamic'``) and carry the guard's options
-    (``nonfinite``, ``max_consecutive_skips``). A config with neither option
-    is left alone. ``OptimWrapper`` becomes ``GuardedOptimWrapper``;
+    with ``loss_scale='dynamic'``, and mmengine's ``Runner`` builds them) and
+    carry the guard's options (``nonfinite``, ``max_consecutive_skips``) beside
+    it, as the top-level ``nonfinite_guard`` (``guard``); options inside
+    ``optim_wrapper`` are read too. A config with neither is left alone.
+    ``OptimWrapper`` becomes ``GuardedOptimWrapper``;
     ``AmpOptimWrapper`` becomes ``GuardedBF16OptimWrapper`` (autocast, no
     scaler) or ``GuardedAmpOptimWrapper`` (fp16 and the config's scaler), as
     ``resolve_amp_dtype`` decides. Returns ``optim_wrapper``.
     """
+    optim_wrapper.update(guard or {})
     if not {'nonfinite', 'max_consecutive_skips'} & set(optim_wrapper):
         return optim_wrapper
     kind = optim_wrapper.get('type', 'OptimWrapper')

@@ -70,7 +70,7 @@ class APCRunner(Runner):
         refuse_cuda_determinism(cfg)
         prepare_distributed(cfg, launcher)
         if cfg.get('optim_wrapper') is not None:
-            guard_optim_wrapper(cfg.optim_wrapper)
+            guard_optim_wrapper(cfg.optim_wrapper, cfg.get('nonfinite_guard'))
             print_log(f"optimizer wrapper: {cfg.optim_wrapper.get('type', 'OptimWrapper')}",
                       logger='current')
         if cfg.get('train_dataloader') is not None:

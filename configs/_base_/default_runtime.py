@@ -18,6 +18,9 @@ resume = False
 tta_model = dict(type='SegTTAModel')
 # Random states go into checkpoints, so --resume continues the same run; the
 # batch's image ids go into non-finite-loss reports; the logged values are read
-# from the GPU in one transfer a step, not one each.
+# from the GPU in one transfer a step, not one each; checkpoints are written as
+# data that torch's weights-only unpickler reads; a run built without APCRunner
+# (mmengine's Runner.from_cfg) says what it lacks.
 custom_hooks = [dict(type='RNGStateHook'), dict(type='BatchImageIdsHook'),
-                dict(type='LogVarsToHostHook')]
+                dict(type='LogVarsToHostHook'), dict(type='CheckpointAsDataHook'),
+                dict(type='RunnerCheckHook')]

@@ -7,6 +7,8 @@
 _base_ = ['mmseg::deeplabv3plus/deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512.py']
 custom_imports = dict(imports=['apc_mmseg'], allow_failed_imports=False)
 default_scope = 'mmseg'
+# Checkpoints as data: they load weights-only (apc_mmseg.utils.checkpoint).
+custom_hooks = [dict(type='CheckpointAsDataHook')]
 data_root = 'data/VOCdevkit/VOC2012'
 model = dict(
     pretrained=None,

@@ -21,7 +21,7 @@ def test_two_groups_with_mmengines_settings():
     cfg = Config.fromfile(osp.join(REPO, 'configs/apc/apc_vitb16_voc.py'))
     cfg.model.backbone.init_cfg = None
     model = MODELS.build(cfg.model)
-    guard_optim_wrapper(cfg.optim_wrapper)  # as APCRunner does
+    guard_optim_wrapper(cfg.optim_wrapper, cfg.nonfinite_guard)  # as APCRunner does
     merged = build_optim_wrapper(model, cfg.optim_wrapper)
     assert cfg.optim_wrapper.constructor == 'MergedGroupsOptimWrapperConstructor'
     per_tensor = build_optim_wrapper(

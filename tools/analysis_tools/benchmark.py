@@ -61,7 +61,8 @@ def build_model(config, device):
     and its optim wrapper's config."""
     cfg = Config.fromfile(config)
     cfg.model.backbone.init_cfg = None
-    return MODELS.build(cfg.model).to(device), guard_optim_wrapper(cfg.optim_wrapper)
+    return MODELS.build(cfg.model).to(device), guard_optim_wrapper(cfg.optim_wrapper,
+                                                                   cfg.get('nonfinite_guard'))
 
 
 def fake_batch(model, batch, size, device, seed=0):

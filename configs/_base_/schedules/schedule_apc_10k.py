@@ -5,12 +5,15 @@
 # any launcher) gives each of N processes 16 / N, so the warm-up is 2 epochs and
 # the run 15 on 1, 2 or 8 GPUs. global_batch_size=None: mmseg's per-process batch.
 global_batch_size = 16
+# The non-finite guard: a NaN/inf loss or gradient never reaches the weights,
+# 'skip' the step (logged with the iteration and image ids) or 'stop' the run.
+# APCRunner puts it into the optimizer wrapper; a runner without it (mmengine's
+# Runner.from_cfg) trains unguarded and RunnerCheckHook says so in the log.
+nonfinite_guard = dict(nonfinite='skip')
 optim_wrapper = dict(
-    # mmengine's type, so that mmseg's `tools/train.py --amp` accepts it; APCRunner
-    # adds the guard: a NaN/inf loss or gradient never reaches the weights, 'skip'
-    # the step (logged with the iteration and image ids) or 'stop' the run.
+    # mmengine's type, so that mmseg's `tools/train.py --amp` accepts it and
+    # mmengine's Runner builds it.
     type='OptimWrapper',
-    nonfinite='skip',
     # fused: one kernel for all tensors (the step's Adam 2x faster on CPU).
     optimizer=dict(type='Adam', lr=1e-3, weight_decay=0.0, fused=True),
     # `delayed` marks the backbone's parameters for UnfreezeStepLR; parameters
