@@ -95,9 +95,10 @@ def weights(path):
 
 
 def rank_states(path):
-    """Every rank's generator states in a checkpoint, as comparable bytes."""
+    """Every rank's generator states in a checkpoint (read weights-only: the
+    checkpoints are data, the best ones included), as comparable bytes."""
     import pickle
-    ranks = torch.load(path, map_location='cpu', weights_only=False)['rng_state']['ranks']
+    ranks = torch.load(path, map_location='cpu', weights_only=True)['rng_state']['ranks']
     return [pickle.dumps({k: (v.tobytes() if hasattr(v, 'tobytes') else v)
                           for k, v in sorted(rank.items())}) for rank in ranks]
 

@@ -56,13 +56,12 @@ def test_plain_data_against_hand_values():
 
 
 def test_our_checkpoints_load_weights_only(trained):
-    """The training checkpoint and the best one; the message hub comes back
-    as HistoryBuffers through the package's loader."""
+    """The training checkpoint (the best ones: test_rng_state_hook.py); the
+    message hub comes back as HistoryBuffers through the package's loader."""
     from mmengine.runner.checkpoint import CheckpointLoader
-    work_dir, ckpt, _ = trained
-    for path in (ckpt, osp.join(work_dir, 'best_pseudo_mIoU_iter_4.pth')):
-        state = torch.load(path, map_location='cpu', weights_only=True)
-        assert 'state_dict' in state and 'meta' in state
+    _, ckpt, _ = trained
+    state = torch.load(ckpt, map_location='cpu', weights_only=True)
+    assert 'state_dict' in state and 'meta' in state
     loaded = CheckpointLoader.load_checkpoint(ckpt, map_location='cpu')
     scalars = loaded['message_hub']['log_scalars']
     assert scalars and all(isinstance(v, HistoryBuffer) for v in scalars.values())
