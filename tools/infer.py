@@ -20,8 +20,9 @@ from mmengine.utils import ProgressBar
 from mmseg.apis import inference_model, init_model
 
 import apc_mmseg  # noqa: F401  (registers the components)
-from apc_mmseg.apis import patch_scores
+from apc_mmseg.apis import crf_job, patch_scores
 from apc_mmseg.apis.infer_outputs import list_images, output_stems
+from apc_mmseg.postprocessing import CRFPool, crf_label_map
 from apc_mmseg.visualization import prediction_panel, save_label_png, save_rgb, score_panel
 
 
@@ -36,7 +37,9 @@ def main(argv=None):
                         help='replace the outputs of an earlier run')
     parser.add_argument('--size', type=int, nargs=2, help='inference size h w (test_cfg.size)')
     parser.add_argument('--flip', action='store_true', help='average with the mirrored image')
-    parser.add_argument('--crf', action='store_true', help='refine with DenseCRF')
+    parser.add_argument('--crf', action='store_true',
+                        help="refine with DenseCRF (ViT-PCM's settings) on the predicted classes")
+    parser.add_argument('--crf-workers', type=int, default=1, help='DenseCRF processes')
     parser.add_argument('--device', default='cuda:0' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings in the config, key=value')
@@ -51,24 +54,30 @@ def main(argv=None):
         cfg.model.test_cfg.size = tuple(args.size)
     if args.flip:
         cfg.model.test_cfg.flip = True
-    if args.crf:
-        cfg.model.test_cfg.crf = True
     model = init_model(cfg, args.checkpoint, device=args.device)
     names, palette = model.dataset_meta['classes'], model.dataset_meta['palette']
     bar = ProgressBar(len(files))
-    for path, stem in zip(files, stems):
-        image = mmcv.imread(path, channel_order='rgb')
-        if image is None:
-            raise ValueError(f'{path}: cannot be read as an image')
-        os.makedirs(os.path.dirname(stem) or '.', exist_ok=True)
-        pred = inference_model(model, path).pred_sem_seg.data[0].cpu().numpy()
-        scores = patch_scores(model, path).cpu().numpy()
-        save_label_png(stem + '.png', pred, palette)
-        save_rgb(stem + '_prediction.png', prediction_panel(image, pred, None, names, palette))
-        present = sorted(set(pred.flatten().tolist()) - {0}) or [0]
-        save_rgb(stem + '_heatmaps.png', score_panel(image, scores, present, names))
-        bar.update()
+    with CRFPool(args.crf_workers if args.crf else 0) as pool:
+        for path, stem in zip(files, stems):
+            write_outputs(model, path, stem, names, palette, pool if args.crf else None)
+            bar.update()
     print(f'\n{len(files)} image(s) -> {args.out}')
+
+
+def write_outputs(model, path, stem, names, palette, crf_pool=None):
+    image = mmcv.imread(path, channel_order='rgb')
+    if image is None:
+        raise ValueError(f'{path}: cannot be read as an image')
+    os.makedirs(os.path.dirname(stem) or '.', exist_ok=True)
+    result = inference_model(model, path)
+    pred = result.pred_sem_seg.data[0].cpu().numpy()
+    if crf_pool is not None:
+        pred = list(crf_pool.map(crf_label_map, [crf_job(result, path)]))[0]
+    scores = patch_scores(model, path).cpu().numpy()
+    save_label_png(stem + '.png', pred, palette)
+    save_rgb(stem + '_prediction.png', prediction_panel(image, pred, None, names, palette))
+    present = sorted(set(pred.flatten().tolist()) - {0}) or [0]
+    save_rgb(stem + '_heatmaps.png', score_panel(image, scores, present, names))
 
 
 if __name__ == '__main__':

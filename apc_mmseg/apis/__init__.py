@@ -1,6 +1,7 @@
 """What the command-line tools do, as functions: inference maps, pseudo
 masks, the demo."""
-from .inference import decode_probs, patch_scores
+from .inference import crf_job, decode_probs, patch_scores
 from .pseudo_masks import build_label_dataset, make_pseudo_masks
 
-__all__ = ['build_label_dataset', 'decode_probs', 'make_pseudo_masks', 'patch_scores']
+__all__ = ['build_label_dataset', 'crf_job', 'decode_probs', 'make_pseudo_masks',
+           'patch_scores']

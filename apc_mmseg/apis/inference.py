@@ -5,13 +5,18 @@ head's segmentation by default). These give the two kinds of maps APC has,
 whatever ``test_cfg.output`` says, without changing the model's settings:
 the decode head's class probabilities, and the patch classifier's
 class-merged scores (APC Fig. 5), each ``[C+1, H, W]`` at the image's size.
+``crf_job`` refines a prediction with DenseCRF outside the model.
 """
 from typing import Optional, Union
 
 import numpy as np
 import torch
 from mmseg.apis.utils import _preprare_data  # mmseg's own, as inference_model uses
+from mmseg.structures import SegDataSample
 from torch import Tensor
+
+from ..evaluation.crf_iou_metric import present_probs
+from ..postprocessing import CRF_DEFAULTS, check_crf_options
 
 
 def _inputs(model, img: Union[str, np.ndarray]):
@@ -39,3 +44,14 @@ def patch_scores(model, img: Union[str, np.ndarray],
     labels = None if image_labels is None else image_labels[None].to(inputs.device).float()
     scores = model.patch_scores(inputs, labels)
     return model.postprocess_result(scores, samples)[0].seg_logits.data
+
+
+def crf_job(result: SegDataSample, image: str, options: Optional[dict] = None) -> tuple:
+    """The arguments of ``crf_label_map`` (a ``CRFPool`` job) that refine
+    ``result``'s prediction with DenseCRF: the softmax of its ``seg_logits``
+    over the classes that win a pixel, the image file, ViT-PCM's settings
+    updated by ``options``. The job returns the refined ``[H, W]`` class ids."""
+    options = dict(options or {})
+    check_crf_options(options, 'crf options')
+    probs, classes = present_probs(result.seg_logits.data)
+    return image, probs, classes.tolist(), dict(CRF_DEFAULTS, **options)

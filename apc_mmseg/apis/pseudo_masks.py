@@ -114,7 +114,7 @@ def make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=None, mask_dir=None,
     register_all_modules(init_default_scope=True)
     cfg = copy.deepcopy(cfg)
     test_cfg = cfg.model.test_cfg
-    test_cfg.update(output='patch', use_gt_labels=True, flip=flip, crf=None)
+    test_cfg.update(output='patch', use_gt_labels=True, flip=flip)
     if size:
         test_cfg.size = tuple(size)
     if scales:

@@ -1,7 +1,5 @@
-import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.config import ConfigDict
@@ -11,14 +9,6 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
-from ...postprocessing import (
-    CRF_DEFAULTS,
-    DEFAULT_UNARY,
-    CRFPool,
-    check_crf_options,
-    crf_probs,
-    patch_unary,
-)
 from ...utils.checkpoint import CHECKPOINT_SOURCE_KEY
 from ...utils.sample_keys import IMAGE_SCORES_KEY, PSEUDO_MASK_KEY
 
@@ -57,15 +47,20 @@ class APCSegmentor(EncoderDecoder):
       the classes of ``gt_image_labels``, as for pseudo masks).
     - ``size``: the model resizes its input to this (h, w) (None: as given)
       and its output back; ``scales`` multiply it; ``flip`` adds the mirrored
-      image. Probabilities are averaged.
-    - ``crf``: None, or a dict of ``dense_crf`` options (``True``: ViT-PCM's
-      defaults, docs/method.md), plus ``workers``; applied at the original
-      size on the present classes (predicted or, with labels, labelled).
+      image. The maps are averaged over these views inside one ``predict``,
+      the pseudo mask and image scores included, which mmseg's
+      ``SegTTAModel`` (``--tta``, also supported) cannot do: it merges
+      ``seg_logits`` only.
     - ``mode``: ``'whole'`` only (any other is refused, as is an unknown key).
 
-    ``seg_logits`` of the results hold log-probabilities (mmseg treats them as
-    logits). ``decode_probs`` and ``patch_scores`` give either map, as
-    probabilities, whatever ``output`` says.
+    ``seg_logits`` of the results is the log of the map ``output`` names:
+    ``'decode'``, the decode head's class probabilities; ``'patch'``, the
+    class-merged patch scores (each class scaled to a maximum of 1, so
+    ``softmax(seg_logits)`` is the scores normalised over classes, what
+    mmseg's consumers take as probabilities). ``decode_probs`` and
+    ``patch_scores`` give either map, not logged, whatever ``output`` says.
+    The model does no post-processing: DenseCRF runs in ``CRFIoUMetric``, the
+    pseudo masks and ``tools/infer.py --crf``.
 
     Args:
         weak_head (dict): ``AKPHead`` config.
@@ -195,24 +190,33 @@ class APCSegmentor(EncoderDecoder):
         output = self._output()
         outs = self._views(inputs, labels, (output, 'image_scores') +
                            (('pseudo',) if labels is not None else ()))
-        self.postprocess_result(outs[output], data_samples)
-        if self.test_cfg.get('crf'):
-            tagged = output == 'patch' and self.test_cfg.get('use_gt_labels', True)
-            self._refine_with_crf(inputs, data_samples, labels if tagged else None)
-        for ds, scores in zip(data_samples, outs['image_scores']):
-            probs = ds.seg_logits.data
-            ds.seg_logits = PixelData(data=probs.clamp_min(torch.finfo(probs.dtype).tiny).log())
+        maps = self._at_original_size(outs[output], data_samples)
+        for ds, scores, (map_, pred) in zip(data_samples, outs['image_scores'], maps):
+            ds.seg_logits = PixelData(data=map_.clamp_min(torch.finfo(map_.dtype).tiny).log())
+            ds.pred_sem_seg = pred
             ds.set_data({IMAGE_SCORES_KEY: scores})
         if labels is not None:
-            masks = self.postprocess_result(outs['pseudo'], [
-                SegDataSample(metainfo=ds.metainfo) for ds in data_samples])
-            for ds, mask in zip(data_samples, masks):
-                ds.set_data({PSEUDO_MASK_KEY: mask.pred_sem_seg})
+            pseudo = self._at_original_size(outs['pseudo'], data_samples)
+            for ds, (_, mask) in zip(data_samples, pseudo):
+                ds.set_data({PSEUDO_MASK_KEY: mask})
         return data_samples
 
-    TEST_CFG_KEYS = ('mode', 'output', 'size', 'scales', 'flip', 'use_gt_labels', 'crf')
+    def _at_original_size(self, maps: Tensor, data_samples: List[SegDataSample]):
+        """``[(map [K, H, W], argmax as PixelData)]`` of ``maps [B, K, h, w]``
+        per sample, padding cropped and resized to its original size as mmseg's
+        ``postprocess_result`` does (on copies: the samples are not touched)."""
+        results = self.postprocess_result(maps, [SegDataSample(metainfo=ds.metainfo)
+                                                 for ds in data_samples])
+        return [(res.seg_logits.data, res.pred_sem_seg) for res in results]
+
+    TEST_CFG_KEYS = ('mode', 'output', 'size', 'scales', 'flip', 'use_gt_labels')
 
     def _check_test_cfg(self) -> None:
+        if 'crf' in self.test_cfg:
+            raise ValueError(
+                'test_cfg.crf: DenseCRF is post-processing, not part of the model: evaluate '
+                'with it by test_evaluator.type=CRFIoUMetric, refine predictions with '
+                'tools/infer.py --crf, pseudo masks with tools/make_pseudo_masks.py --crf')
         unknown = sorted(set(self.test_cfg) - set(self.TEST_CFG_KEYS))
         if unknown:
             raise ValueError(f'test_cfg: unknown option(s) {unknown}; APCSegmentor takes '
@@ -222,12 +226,6 @@ class APCSegmentor(EncoderDecoder):
                 f"test_cfg.mode={self.test_cfg.mode!r}: APCSegmentor infers on the whole "
                 "image only (mode='whole'); it resizes to test_cfg.size itself, so a "
                 'large image needs no sliding window')
-        crf = self.test_cfg.get('crf')
-        if crf is not None and not isinstance(crf, (bool, dict)):
-            raise ValueError(f'test_cfg.crf must be None, True or a dict of DenseCRF options, '
-                             f'got {crf!r} ({type(crf).__name__})')
-        if isinstance(crf, dict):
-            check_crf_options(crf, 'test_cfg.crf', extra=('workers', 'unary'))
         if self._output() not in ('decode', 'patch'):
             raise ValueError(f"test_cfg.output must be 'decode' or 'patch', got "
                              f'{self._output()!r}')
@@ -312,45 +310,3 @@ class APCSegmentor(EncoderDecoder):
 
     def _patch_map(self, probs: Tensor, image_labels: Optional[Tensor]) -> Tensor:
         return self.weak_head.class_merge(probs, image_labels).clamp_min(0)
-
-    def _refine_with_crf(self, inputs: Tensor, results: List[SegDataSample],
-                         labels: Optional[Tensor]) -> None:
-        """DenseCRF over each result's present classes (its tags, or the
-        classes its prediction contains) in a ``CRFPool``; the image is read
-        from its file where the sample has one, else recovered from
-        ``inputs``."""
-        cfg = dict(CRF_DEFAULTS)
-        if isinstance(self.test_cfg.crf, dict):
-            cfg.update(self.test_cfg.crf)
-        workers = cfg.pop('workers', 1)
-        unary = cfg.pop('unary', DEFAULT_UNARY)
-        jobs, kept = [], []
-        for i, res in enumerate(results):
-            p = res.seg_logits.data.float()
-            if self._output() == 'patch':
-                p = patch_unary(p, None if labels is None else labels[i], unary)
-            present = (labels[i] > 0).nonzero()[:, 0] if labels is not None \
-                else p.argmax(0).unique()
-            path = res.metainfo.get('img_path')
-            image = path if isinstance(path, str) and osp.isfile(path) else \
-                self._rgb_image(inputs[i], res.metainfo, p.shape[1:])
-            jobs.append((image, p[present].cpu().numpy(), cfg))
-            kept.append((p, present))
-        with CRFPool(min(workers, len(jobs))) as pool:
-            refined = list(pool.map(crf_probs, jobs))
-        for res, (p, present), q in zip(results, kept, refined):
-            full = torch.zeros_like(p)
-            full[present] = torch.from_numpy(q).to(p.device)
-            res.seg_logits = PixelData(data=full)
-            res.pred_sem_seg = PixelData(data=full.argmax(0, keepdim=True))
-
-    def _rgb_image(self, img: Tensor, meta: dict, size) -> np.ndarray:
-        """Undo the preprocessor's normalisation and padding: uint8 RGB at ``size``."""
-        pre = self.data_preprocessor
-        img = img * pre.std + pre.mean if getattr(pre, '_enable_normalize', False) else img
-        h, w = meta.get('img_shape', img.shape[1:])
-        img = F.interpolate(img[None, :, :h, :w].float(), tuple(size), mode='bilinear',
-                            align_corners=False)[0]
-        if not getattr(pre, 'channel_conversion', False):
-            img = img.flip(0)  # the preprocessor kept OpenCV's BGR order
-        return img.clamp(0, 255).round().byte().permute(1, 2, 0).cpu().numpy()

@@ -51,8 +51,7 @@ model = dict(
         loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False,
                          loss_weight=0.01, loss_name='loss_seg')),
     train_cfg=dict(),
+    # DenseCRF is post-processing, outside the model: CRFIoUMetric,
+    # make_pseudo_masks.py --crf, infer.py --crf (docs/evaluation.md).
     test_cfg=dict(mode='whole', output='decode', size=(960, 960), scales=(1.0,),
-                  flip=False, use_gt_labels=True,
-                  # DenseCRF off; True: ViT-PCM's settings; or options, e.g. on the command
-                  # line model.test_cfg.crf.iterations=5 (docs/method.md)
-                  crf=dict()))
+                  flip=False, use_gt_labels=True))
