@@ -1,8 +1,9 @@
-"""Every shell command the README shows either runs here as written (in a
+"""Every shell command the README and docs/ show either runs here as written (in a
 shortened form where it trains), or, where another test runs its whole path
 end to end, is parsed by its tool's own parser with the files it names
 checked, or is listed below with what it needs that a test machine lacks; the
 README cannot drift from the tools."""
+import glob
 import importlib.util
 import os
 import os.path as osp
@@ -44,9 +45,22 @@ TRAIN_OPTIONS = ('--cfg-options train_cfg.max_iters=2 train_cfg.val_interval=2 '
                  'train_dataloader.num_workers=0 train_dataloader.persistent_workers=False')
 
 
+# The pages whose commands run, in the order they run (the demo's block makes
+# the data and checkpoint that later pages' commands use), then every other page.
+PAGES = ['README.md'] + [f'docs/{name}.md' for name in (
+    'demo', 'install', 'data', 'training', 'pseudo_masks', 'inference', 'reproducibility',
+    'layout')]
+
+
+def pages():
+    others = sorted(osp.relpath(p, REPO) for p in glob.glob(osp.join(REPO, 'docs', '*.md')))
+    return PAGES + [p for p in others if p not in PAGES]
+
+
 def readme_commands():
-    """The README's ```bash blocks as commands (continuations joined, comments cut)."""
-    text = open(osp.join(REPO, 'README.md')).read()
+    """The ```bash blocks of the README and docs/ as commands (continuations
+    joined, comments cut)."""
+    text = '\n'.join(open(osp.join(REPO, page)).read() for page in pages())
     commands = []
     for block in re.findall(r'```bash\n(.*?)```', text, re.S):
         for line in block.replace('\\\n', ' ').splitlines():

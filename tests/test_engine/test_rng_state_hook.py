@@ -49,15 +49,17 @@ def test_tensor_states_of_older_checkpoints_on_any_device(device):
 
 # ----------------------------------------------------- several processes
 def rank_options(data_root, max_iters=8, save_best='pseudo_mIoU'):
-    """Checkpoints every 4 iterations, validation every 2: the run validates
-    between saving iter_4.pth and going on, as a killed run may have."""
+    """Checkpoints and validation every 4 iterations: the run validates
+    after saving iter_4.pth and goes on, as a run killed after that
+    validation had. The validation loader's iterator draws its base seed
+    from torch's generator whatever its worker count; no worker is forked
+    mid-training (Python 3.11 can deadlock forking a process with threads)."""
     from helpers import tiny_cfg_options
     opts = tiny_cfg_options(data_root, max_iters=max_iters)
     opts.update({
         'train_dataloader.num_workers': 1,  # workers are reseeded identically on resume
         'train_dataloader.persistent_workers': True,
-        'val_dataloader.num_workers': 1,  # its iterator draws a base seed from torch's
-        'train_cfg.val_interval': 2,
+        'train_cfg.val_interval': 4,
         'default_hooks.checkpoint.interval': 4,
         'default_hooks.checkpoint.max_keep_ckpts': 4,
         'default_hooks.checkpoint.save_best': save_best,
