@@ -14,8 +14,10 @@ setup(
     'segmentation as an MMSegmentation 1.x plugin',
     long_description=open('README.md').read() if __import__('os').path.exists('README.md') else '',
     long_description_content_type='text/markdown',
-    packages=find_packages(include=['apc_mmseg', 'apc_mmseg.*']),
-    package_data={'apc_mmseg': ['pretrained/*.pth', 'pretrained/*.sha256']},
+    # apc_mmseg: the plugin; apc_lab: the demo, its data and the figures
+    # (it imports the plugin, never the reverse: docs/layout.md).
+    packages=find_packages(include=['apc_mmseg', 'apc_mmseg.*', 'apc_lab', 'apc_lab.*']),
+    package_data={'apc_lab': ['pretrained/*.pth', 'pretrained/*.sha256']},
     python_requires='>=3.9',
     install_requires=read_requirements(),
     license='Apache-2.0',

@@ -35,7 +35,7 @@ def repo_root():
 @pytest.fixture(scope='session')
 def demo_data(tmp_path_factory):
     """A small VOC-layout weak-label data set (16 train, 4 val images)."""
-    from apc_mmseg.datasets.demo_data import generate
+    from apc_lab.demo_data import generate
     return str(build_once(tmp_path_factory, 'demo_data',
                           lambda folder: generate(str(folder), num_train=16, num_val=4, seed=0)))
 

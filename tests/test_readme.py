@@ -120,11 +120,11 @@ def test_the_readme_shows_commands_of_both_kinds():
 
 def test_runnable_readme_commands_run_as_written(tmp_path, monkeypatch):
     """Run in a scratch folder that sees the repository's configs, tools,
-    package (its pretrained demo ViT) and venv, so data/ and work_dirs/ land
+    packages (the lab's pretrained demo ViT) and venv, so data/ and work_dirs/ land
     there; `make` runs in the repository. CPU only (on a GPU machine `make
     gpu-check` is its own check). Then the commands in PARSED are parsed, the
     files they name found."""
-    for name in ('configs', 'tools', 'apc_mmseg', '.venv'):
+    for name in ('configs', 'tools', 'apc_mmseg', 'apc_lab', '.venv'):
         os.symlink(osp.join(REPO, name), tmp_path / name)
     env = tool_env()
     env['CUDA_VISIBLE_DEVICES'] = ''

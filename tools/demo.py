@@ -1,18 +1,18 @@
 #!/usr/bin/env python
 """The README's main job (`make demo`): train APC from image tags on the demo
 data on CPU, evaluate it against baselines, draw heat maps and overlays, and
-print one table (apc_mmseg.apis.demo). With several --seeds: one run per seed,
+print one table (apc_lab.demo). With several --seeds: one run per seed,
 each figure as mean ± std with the per-seed values. With --ablations: the
 paper's pooling and patch-contrast ablations on both sets, pretrained and from
-scratch (apc_mmseg.apis.ablation), as markdown tables."""
+scratch (apc_lab.ablation), as markdown tables."""
 import argparse
 import os.path as osp
 
 from mmengine.config import DictAction
 
 import apc_mmseg  # noqa: F401  (registers the components)
-from apc_mmseg.apis.ablation import ABLATIONS, ablation_tables, run_ablations
-from apc_mmseg.apis.demo import run_demo, run_demo_seeds, spread_text
+from apc_lab.ablation import ABLATIONS, ablation_tables, run_ablations
+from apc_lab.demo import run_demo, run_demo_seeds, spread_text
 
 CONFIGS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs/apc')
 KIND_DEFAULTS = dict(  # config, data, work dir

@@ -1,13 +1,13 @@
 #!/usr/bin/env python
 """Pretrain the demo's small ViT on the generated pretraining world (24 image
 classes that share no shape, texture or colour with the demo sets) and write
-the checkpoint the demo configs load (apc_mmseg.apis.pretrain). Prints the
+the checkpoint the demo configs load (apc_lab.pretrain). Prints the
 held-out accuracy and the file's SHA-256."""
 import argparse
 import json
 
 import apc_mmseg  # noqa: F401  (registers the components)
-from apc_mmseg.apis.pretrain import DEMO_CHECKPOINT, pretrain_backbone
+from apc_lab.pretrain import DEMO_CHECKPOINT, pretrain_backbone
 
 
 def parse_args(argv=None):

@@ -1,5 +1,5 @@
-"""What the command-line tools do, as functions: inference maps, pseudo
-masks, the demo."""
+"""What the command-line tools do, as functions: inference maps, DenseCRF
+refinement jobs, pseudo masks (the demo's are in ``apc_lab``)."""
 from .inference import crf_job, decode_probs, patch_scores
 from .pseudo_masks import build_label_dataset, make_pseudo_masks
 

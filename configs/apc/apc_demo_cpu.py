@@ -20,7 +20,7 @@ model = dict(
         img_size=crop_size[0], patch_size=8, out_indices=(0, 1, 2, 3),
         frozen_stages=-1,
         init_cfg=dict(type='Pretrained', checkpoint='{{ fileDirname }}/../../'
-                      'apc_mmseg/pretrained/demo_vit_generated.pth')),
+                      'apc_lab/pretrained/demo_vit_generated.pth')),
     neck=dict(in_channels=96),
     weak_head=dict(in_channels=96, num_classes=4),
     decode_head=dict(in_channels=[96] * 4, channels=64, num_classes=4,

@@ -157,7 +157,7 @@ def test_infer_tool_on_a_folder(trained, demo_data, tmp_path, cfg):
 def test_demo_end_to_end_shortened_with_two_seeds(tmp_path):
     import statistics
 
-    from apc_mmseg.apis.demo import run_demo_seeds
+    from apc_lab.demo import run_demo_seeds
     work = tmp_path / 'work'
     summary = run_demo_seeds(DEMO_CONFIG, [0, 1], str(tmp_path / 'data'), str(work), iters=6,
                              num_train=12, num_val=4, workers=1)

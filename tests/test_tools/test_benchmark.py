@@ -49,7 +49,7 @@ def test_the_run_projection_against_hand_values():
     on 1,449 + 500 images, saved every 1,000: worked out by hand."""
     from mmengine.config import Config
 
-    from apc_mmseg.utils.profiling import project_voc_run
+    from apc_lab.profiling import project_voc_run
     cfg = Config(dict(global_batch_size=16, train_dataloader=dict(batch_size=16),
                       train_cfg=dict(max_iters=10000, val_interval=1000),
                       val_dataloader=dict(dataset=dict(num_train=500)),

@@ -9,7 +9,7 @@ import torch
 from helpers import DEMO_CONFIG, REPO, load_config, run, tool_env
 from mmseg.registry import MODELS
 
-from apc_mmseg.apis.pretrain import pretrain_backbone
+from apc_lab.pretrain import pretrain_backbone
 
 
 def test_the_tool_writes_what_the_demo_loads(tmp_path):

@@ -7,12 +7,12 @@ without flip) at the test size; AKP pooling and the PCL loss alone; DenseCRF on
 a 500x375 image with 2, 3 and 21 classes; the evaluation's CRF image after image
 and in CRFIoUMetric's pool; the training data loader's images per second. Each
 time is the median of ``--reps`` runs after ``--warmup`` runs, the runs of
-compared variants taken in turns (``apc_mmseg.utils.profiling``). From the
+compared variants taken in turns (``apc_lab.profiling``). From the
 training step: images per second, TFLOP/s (torch's FLOP counter and the LSTMs),
 the FLOP utilisation on a known GPU, and the projected time of 15 epochs of VOC
 train_aug; with inference and the loader too, the config's whole schedule on
 VOC projected part by part (loader, step, validation, checkpoints) with the
-part that bounds it (``apc_mmseg.utils.profiling.project_voc_run``). Prints a
+part that bounds it (``apc_lab.profiling.project_voc_run``). Prints a
 table and writes JSON. Sets malloc as training does (APC_MMSEG_TUNE_MALLOC=0:
 not).
 
@@ -37,13 +37,8 @@ from mmseg.registry import DATASETS, MODELS
 from mmseg.structures import SegDataSample
 from mmseg.utils import register_all_modules
 
-from apc_mmseg.datasets.demo_data import make_image
-from apc_mmseg.engine import guard_optim_wrapper, resolve_amp_dtype
-from apc_mmseg.evaluation import CRFIoUMetric, crf_workers
-from apc_mmseg.models import AdaptiveKPooling, patch_contrast_loss
-from apc_mmseg.postprocessing import dense_crf
-from apc_mmseg.utils import allow_tf32, keep_freed_memory
-from apc_mmseg.utils.profiling import (
+from apc_lab.demo_data import make_image
+from apc_lab.profiling import (
     PEAK_TFLOPS,
     check_finite,
     count_flops,
@@ -52,6 +47,11 @@ from apc_mmseg.utils.profiling import (
     timed,
     timed_together,
 )
+from apc_mmseg.engine import guard_optim_wrapper, resolve_amp_dtype
+from apc_mmseg.evaluation import CRFIoUMetric, crf_workers
+from apc_mmseg.models import AdaptiveKPooling, patch_contrast_loss
+from apc_mmseg.postprocessing import dense_crf
+from apc_mmseg.utils import allow_tf32, keep_freed_memory
 
 VOC_TRAIN_AUG_IMAGES = 10582
 

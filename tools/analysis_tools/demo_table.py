@@ -6,7 +6,7 @@ seeds_summary.json): a row per run, each figure as mean ± std (per seed).
 """
 import argparse
 
-from apc_mmseg.apis.demo import compare_runs
+from apc_lab.demo import compare_runs
 
 
 def main(argv=None):

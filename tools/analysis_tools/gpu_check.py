@@ -27,7 +27,7 @@ import sys
 
 import torch
 
-from apc_mmseg.apis.training_log import losses_verdict, read_loss_rows
+from apc_lab.training_log import losses_verdict, read_loss_rows
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = 'configs/gpu_check/apc_vitb16_generated.py'

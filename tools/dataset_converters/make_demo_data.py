@@ -2,7 +2,7 @@
 """Generate a demo weak-label data set in VOC layout (seeded): the demo's or the harder one."""
 import argparse
 
-from apc_mmseg.datasets.demo_data import KINDS, generate
+from apc_lab.demo_data import KINDS, generate
 
 
 def main(argv=None):

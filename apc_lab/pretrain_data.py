@@ -8,7 +8,7 @@ each in one of 4 colour ranges (cyan, pink, brown, white) that cycles with
 shape and texture, so that no single cue names the class. No shape, texture
 or colour range of the demo or hard set (``demo_data.LOOKS``) appears here.
 Made in memory, seeded: ``tools/pretrain_demo_vit.py`` trains the demo's ViT
-on it (``apc_mmseg.apis.pretrain``).
+on it (``apc_lab.pretrain``).
 """
 from typing import Tuple
 

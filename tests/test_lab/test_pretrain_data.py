@@ -2,8 +2,8 @@
 demo sets, and is made as its definitions say."""
 import numpy as np
 
-from apc_mmseg.datasets import demo_data, pretrain_data
-from apc_mmseg.datasets.looks import SHAPES, TEXTURES
+from apc_lab import demo_data, pretrain_data
+from apc_lab.looks import SHAPES, TEXTURES
 
 
 def overlap(a, b):

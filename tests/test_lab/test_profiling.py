@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from apc_mmseg.utils import profiling
+from apc_lab import profiling
 
 
 def test_flop_counter_counts_linear_and_cpu_attention_by_hand():

@@ -1,6 +1,6 @@
 """The README's main job: train APC from image tags on the demo data, on CPU.
 
-1. generates the demo data set (``apc_mmseg.datasets.demo_data``) unless it exists;
+1. generates the demo data set (``apc_lab.demo_data``) unless it exists;
 2. fine-tunes configs/apc/apc_demo_cpu.py from image-level labels only, its ViT
    starting from the shipped checkpoint pretrained on the generated
    pretraining world (``from_scratch=True``: random weights, no frozen warm-up);
@@ -31,12 +31,13 @@ from mmseg.apis import init_model
 from mmseg.registry import RUNNERS
 from PIL import Image
 
-from ..datasets.demo_data import generate
-from ..evaluation import IoUAccumulator
-from ..postprocessing import CRF_UNARIES, DEFAULT_UNARY
-from ..visualization import prediction_panel, save_rgb, score_panel
-from .inference import decode_probs, patch_scores
-from .pseudo_masks import build_label_dataset, make_pseudo_masks
+from apc_mmseg.apis.inference import decode_probs, patch_scores
+from apc_mmseg.apis.pseudo_masks import build_label_dataset, make_pseudo_masks
+from apc_mmseg.evaluation import IoUAccumulator
+from apc_mmseg.postprocessing import CRF_UNARIES, DEFAULT_UNARY
+from apc_mmseg.visualization import prediction_panel, save_rgb, score_panel
+
+from .demo_data import generate
 
 # The demo config as it trains from random weights: no checkpoint, and no
 # warm-up with the (random) ViT held.

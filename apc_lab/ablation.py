@@ -19,10 +19,11 @@ from multiprocessing import get_context
 import torch
 from mmengine.config import Config
 
-from ..datasets.demo_data import generate
-from ..postprocessing import DEFAULT_UNARY
+from apc_mmseg.apis.pseudo_masks import file_sha256
+from apc_mmseg.postprocessing import DEFAULT_UNARY
+
 from .demo import FROM_SCRATCH, run_demo, spread, spread_text
-from .pseudo_masks import file_sha256
+from .demo_data import generate
 
 # name -> config overrides; 'akp' is the method as configured (AKP + PCL).
 ABLATIONS = {

@@ -28,11 +28,12 @@ from mmengine.config import Config
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from ..datasets.pretrain_data import CLASSES, make_pretrain_set
-from ..utils import AtomicLocalBackend
+from apc_mmseg.utils import AtomicLocalBackend
+
+from .pretrain_data import CLASSES, make_pretrain_set
 
 # Where the demo configs find the shipped checkpoint (from the repository root).
-DEMO_CHECKPOINT = 'apc_mmseg/pretrained/demo_vit_generated.pth'
+DEMO_CHECKPOINT = 'apc_lab/pretrained/demo_vit_generated.pth'
 
 
 def build_backbone(config: str) -> nn.Module:

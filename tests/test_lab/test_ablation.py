@@ -9,7 +9,7 @@ from helpers import DEMO_CONFIG, REPO
 from mmengine.config import Config
 from mmseg.registry import MODELS
 
-from apc_mmseg.apis import ablation
+from apc_lab import ablation
 
 POOLING = dict(akp='AdaptiveKPooling', max='GlobalMaxPooling', mean='GlobalAvgPooling',
                topk='FixedKPooling', akp_nopcl='AdaptiveKPooling')

@@ -10,7 +10,7 @@ import torch
 from helpers import DEMO_CONFIG, REPO, load_config
 from mmseg.registry import MODELS
 
-from apc_mmseg.apis.pretrain import DEMO_CHECKPOINT, pretrain_backbone
+from apc_lab.pretrain import DEMO_CHECKPOINT, pretrain_backbone
 
 SHIPPED = osp.join(REPO, DEMO_CHECKPOINT)
 
@@ -51,7 +51,7 @@ def test_the_image_objective_is_recorded_and_an_unknown_one_refused(tmp_path):
 
 
 def test_patch_targets_are_the_fraction_of_each_label_in_the_patch():
-    from apc_mmseg.apis.pretrain import _patch_targets
+    from apc_lab.pretrain import _patch_targets
     masks = np.zeros((1, 16, 8), np.uint8)  # two 8x8 patches, one above the other
     masks[0, :4, :] = 3  # the top patch: half class 3 (label 3), half the scene
     masks[0, 8:, :2] = 1  # the bottom one: a quarter label 1

@@ -1,7 +1,7 @@
 """The verdict `make gpu-check` gives on a run's logged losses."""
 import json
 
-from apc_mmseg.apis.training_log import losses_verdict, read_loss_rows
+from apc_lab.training_log import losses_verdict, read_loss_rows
 
 
 def rows(cls, pcl):
