@@ -37,6 +37,7 @@ for i in $(seq "$N"); do
     case $check in
       pytest) $PY -m pytest -q -p no:cacheprovider tests/test_engine/test_one_vs_two_processes.py \
                 "tests/test_tools/test_train_test.py::test_ddp_ranks_hold_identical_weights_through_the_warm_up" \
+                "tests/test_engine/test_rng_state_hook.py::test_validation_between_save_and_kill_changes_nothing" \
                 >"$log" 2>&1 ;;
       train) bash tools/dist_train.sh configs/apc/apc_demo_cpu.py 2 --work-dir "$WORK/run" \
                "${OPTS[@]}" >"$log" 2>&1 ;;

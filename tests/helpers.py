@@ -162,3 +162,12 @@ def build_once(tmp_path_factory, name, make):
             make(folder)
             (folder / '.built').touch()
     return folder
+
+
+def recorded(events: list, name: str, fn):
+    """``fn`` that first appends ``name`` to ``events`` (to count calls, such
+    as a tensor's host reads, in the order they happen)."""
+    def wrapped(*args, **kwargs):
+        events.append(name)
+        return fn(*args, **kwargs)
+    return wrapped

@@ -2,7 +2,7 @@
 the iteration and the images."""
 import pytest
 import torch
-from helpers import batch, tiny_model_cfg
+from helpers import batch, recorded, tiny_model_cfg
 from mmengine.logging import MessageHub
 from mmseg.registry import MODELS, OPTIM_WRAPPERS
 
@@ -178,16 +178,10 @@ def test_one_host_sync_a_step_and_it_comes_after_backward(monkeypatch):
     losses = model(**model.data_preprocessor(batch(), True), mode='loss')
     loss = sum(v for k, v in losses.items() if k.startswith('loss'))
     events = []
-
-    def recording(name, fn):
-        def wrapped(*args, **kwargs):
-            events.append(name)
-            return fn(*args, **kwargs)
-        return wrapped
     for name in ('item', 'tolist', '__bool__', '__float__', '__int__', 'numpy', 'cpu', 'norm'):
-        monkeypatch.setattr(torch.Tensor, name, recording(name, getattr(torch.Tensor, name)))
-    monkeypatch.setattr(wrapper, 'backward', recording('backward', wrapper.backward))
-    monkeypatch.setattr(wrapper, 'step', recording('step', wrapper.step))
+        monkeypatch.setattr(torch.Tensor, name, recorded(events, name, getattr(torch.Tensor, name)))
+    monkeypatch.setattr(wrapper, 'backward', recorded(events, 'backward', wrapper.backward))
+    monkeypatch.setattr(wrapper, 'step', recorded(events, 'step', wrapper.step))
     wrapper.update_params(loss)
     before_step = events[:events.index('step')]
     assert before_step == ['backward', 'tolist'], events

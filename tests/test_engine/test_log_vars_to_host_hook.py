@@ -4,7 +4,7 @@ import warnings
 
 import pytest
 import torch
-from helpers import batch, tiny_model_cfg
+from helpers import batch, recorded, tiny_model_cfg
 from mmengine.hooks import RuntimeInfoHook
 from mmengine.logging import MessageHub
 from mmseg.registry import MODELS, OPTIM_WRAPPERS
@@ -32,14 +32,8 @@ def record_syncs(monkeypatch):
     """The host-reading calls made from Python: tensor-to-host conversions,
     and indexing with a boolean mask (its size is read from the device)."""
     events = []
-
-    def recording(name, fn):
-        def wrapped(*args, **kwargs):
-            events.append(name)
-            return fn(*args, **kwargs)
-        return wrapped
     for name in SYNCING:
-        monkeypatch.setattr(torch.Tensor, name, recording(name, getattr(torch.Tensor, name)))
+        monkeypatch.setattr(torch.Tensor, name, recorded(events, name, getattr(torch.Tensor, name)))
     getitem = torch.Tensor.__getitem__
 
     def indexing(self, index):
