@@ -10,16 +10,15 @@ from mmseg.registry import RUNNERS
 
 from ..utils.config_text import TextCachedConfig
 from ..utils.determinism import nondeterministic_ops
-from ..utils.launch import (
-    allow_tf32,
-    finish_distributed,
+from ..utils.launch import allow_tf32, finish_distributed
+from ..utils.malloc import keep_freed_memory
+from .amp import guard_optim_wrapper
+from .runner_config import (
     fit_loader_workers,
     launcher_world_size,
     prepare_distributed,
     split_global_batch,
 )
-from ..utils.malloc import keep_freed_memory
-from .amp import guard_optim_wrapper
 
 
 def refuse_cuda_determinism(cfg) -> None:

@@ -2,7 +2,7 @@ import pytest
 from helpers import mmlogger_records
 from mmengine.config import Config
 
-from apc_mmseg.utils import launcher_world_size, split_global_batch
+from apc_mmseg.engine.runner_config import launcher_world_size, split_global_batch
 
 
 def cfg_with(global_batch_size, batch_size=16):
@@ -69,7 +69,7 @@ def test_loader_workers_are_lowered_to_each_processs_cores(monkeypatch, launcher
     says what changed."""
     import os
 
-    from apc_mmseg.utils.launch import fit_loader_workers
+    from apc_mmseg.engine.runner_config import fit_loader_workers
     monkeypatch.setattr(os, 'sched_getaffinity', lambda pid: {0, 1})
     monkeypatch.setenv('LOCAL_WORLD_SIZE', local)
     cfg = Config(dict(train_dataloader=dict(num_workers=8), val_dataloader=dict(num_workers=4),
