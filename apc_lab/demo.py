@@ -33,6 +33,7 @@ from PIL import Image
 
 from apc_mmseg.apis.inference import decode_probs, patch_scores
 from apc_mmseg.apis.pseudo_masks import build_label_dataset, make_pseudo_masks
+from apc_mmseg.datasets import data_root_options
 from apc_mmseg.evaluation import IoUAccumulator
 from apc_mmseg.postprocessing import CRF_UNARIES, DEFAULT_UNARY
 from apc_mmseg.visualization import prediction_panel, save_rgb, score_panel
@@ -107,10 +108,7 @@ def run_demo(config: str, data: str = 'data/demo', work_dir: str = 'work_dirs/de
         cfg.merge_from_dict(FROM_SCRATCH)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        dataset = cfg[loader].dataset
-        for part in [dataset[k] for k in ('val', 'train') if k in dataset] or [dataset]:
-            part.data_root = data  # WSSSValDataset: both of its parts
+    cfg.merge_from_dict(data_root_options(cfg, data))
     cfg.work_dir = work_dir
     # mmengine hands a visualizer of an existing name back to the next runner
     # of the process (its logs in the first run's folder): one name per run.

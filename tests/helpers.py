@@ -46,11 +46,9 @@ def run(cmd, env, timeout=600):
 
 def tiny_cfg_options(data_root, max_iters=4):
     """Overrides that shrink configs/apc/apc_demo_cpu.py to a seconds-long run."""
+    from apc_mmseg.datasets import data_root_options
     return {
-        'train_dataloader.dataset.data_root': data_root,
-        'val_dataloader.dataset.val.data_root': data_root,
-        'val_dataloader.dataset.train.data_root': data_root,
-        'test_dataloader.dataset.data_root': data_root,
+        **data_root_options(Config.fromfile(DEMO_CONFIG), data_root),
         'global_batch_size': 2,  # 1 process x 2, or 2 x 1
         'train_dataloader.batch_size': 2,
         'train_dataloader.num_workers': 0,

@@ -1,3 +1,4 @@
+from .data_root import data_root_options
 from .transforms import LoadCheckedImageFromFile, LoadImageLevelLabels, PackWeakSegInputs
 from .weak_coco_dataset import WeakCOCODataset
 from .weak_seg_dataset import WeakSegDataset, read_image_labels, voc_palette
@@ -6,4 +7,4 @@ from .wsss_val_dataset import WSSSValDataset
 
 __all__ = ['LoadCheckedImageFromFile', 'LoadImageLevelLabels', 'PackWeakSegInputs',
            'WeakSegDataset', 'WeakVOCDataset', 'WeakCOCODataset', 'WSSSValDataset',
-           'read_image_labels', 'voc_palette']
+           'data_root_options', 'read_image_labels', 'voc_palette']

@@ -43,10 +43,10 @@ def test_its_config_builds_every_dataset_on_generated_data(demo_data):
     included, reads the generated set."""
     from mmengine.config import Config
     from mmseg.registry import DATASETS
+
+    from apc_mmseg.datasets import data_root_options
     cfg = Config.fromfile(os.path.join(REPO, 'configs/gpu_check/apc_vitb16_generated.py'))
-    cfg.merge_from_dict({f'{k}.data_root': demo_data for k in (
-        'train_dataloader.dataset', 'val_dataloader.dataset.val',
-        'val_dataloader.dataset.train', 'test_dataloader.dataset')})
+    cfg.merge_from_dict(data_root_options(cfg, demo_data))
     train = DATASETS.build(cfg.train_dataloader.dataset)
     val = DATASETS.build(cfg.val_dataloader.dataset)
     test = DATASETS.build(cfg.test_dataloader.dataset)

@@ -26,14 +26,14 @@ import subprocess
 import sys
 
 import torch
+from mmengine.config import Config
 
 from apc_lab.training_log import losses_verdict, read_loss_rows
+from apc_mmseg.datasets import data_root_options
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = 'configs/gpu_check/apc_vitb16_generated.py'
 VERDICT = {True: 'PASS', False: 'FAIL', None: 'NOT CHECKED'}
-DATASET_KEYS = ('train_dataloader.dataset', 'val_dataloader.dataset.val',
-                'val_dataloader.dataset.train', 'test_dataloader.dataset')
 
 
 def sh(cmd, log):
@@ -87,7 +87,8 @@ def main(argv=None):
     py = sys.executable
     os.environ['PYTHON'] = py  # for dist_*.sh
     data = osp.join(work, 'data')
-    opts = [f'{k}.data_root={data}' for k in DATASET_KEYS]
+    roots = data_root_options(Config.fromfile(osp.join(REPO, CONFIG)), data)
+    opts = [f'{k}={v}' for k, v in roots.items()]
     results = []
 
     def step(name, ok_detail):
