@@ -2,6 +2,7 @@
 running the tools as processes. Fixtures are in conftest.py."""
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import os.path as osp
@@ -44,11 +45,17 @@ def run(cmd, env, timeout=600):
     return proc.stdout + proc.stderr
 
 
+@functools.lru_cache(maxsize=None)
+def demo_data_root_keys():
+    """The demo config's data-root keys (``data_root_options``), read once."""
+    from apc_mmseg.datasets import data_root_options
+    return tuple(data_root_options(Config.fromfile(DEMO_CONFIG), ''))
+
+
 def tiny_cfg_options(data_root, max_iters=4):
     """Overrides that shrink configs/apc/apc_demo_cpu.py to a seconds-long run."""
-    from apc_mmseg.datasets import data_root_options
     return {
-        **data_root_options(Config.fromfile(DEMO_CONFIG), data_root),
+        **{key: data_root for key in demo_data_root_keys()},
         'global_batch_size': 2,  # 1 process x 2, or 2 x 1
         'train_dataloader.batch_size': 2,
         'train_dataloader.num_workers': 0,
