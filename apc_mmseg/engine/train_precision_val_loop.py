@@ -1,6 +1,7 @@
 from typing import Optional, Sequence
 
 import torch
+from mmengine.device import get_device
 from mmengine.runner import ValLoop
 from mmengine.runner.loops import _update_losses
 from mmseg.registry import LOOPS
@@ -34,8 +35,7 @@ class TrainPrecisionValLoop(ValLoop):
     def run_iter(self, idx, data_batch: Sequence[dict]) -> None:
         self.runner.call_hook('before_val_iter', batch_idx=idx, data_batch=data_batch)
         dtype = training_autocast_dtype(self.runner)
-        device = 'cuda' if torch.cuda.is_available() else 'cpu'
-        with torch.autocast(device, dtype=dtype or torch.float32, enabled=dtype is not None):
+        with torch.autocast(get_device(), dtype=dtype or torch.float32, enabled=dtype is not None):
             outputs = self.runner.model.val_step(data_batch)
         outputs, self.val_loss = _update_losses(outputs, self.val_loss)
         self.evaluator.process(data_samples=outputs, data_batch=data_batch)

@@ -47,12 +47,6 @@ def crf_label_map(image: ImageOrPath, probs: np.ndarray, classes: Sequence[int],
     return ids.astype(np.min_scalar_type(ids.max()))[q.argmax(0)]
 
 
-def crf_probs(image: ImageOrPath, probs: np.ndarray, cfg: dict) -> np.ndarray:
-    """DenseCRF over ``probs [K, H, W]`` (the present classes' only): the
-    refined ``[K, H, W]`` probabilities (the segmentor's ``seg_logits``)."""
-    return dense_crf(read_rgb(image, probs.shape[1:]), probs, **cfg)
-
-
 def crf_areas(image: ImageOrPath, probs: np.ndarray, classes: Sequence[int],
               mask: np.ndarray, num_classes: int, ignore_index: int,
               cfg: dict) -> Tuple[np.ndarray, ...]:

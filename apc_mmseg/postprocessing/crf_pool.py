@@ -48,7 +48,7 @@ class CRFPool:
 
     ``submit(fn, *args)`` returns the results that are ready (in order),
     ``drain()`` the rest; ``map(fn, jobs)`` streams a whole iterable. ``fn``
-    is one of ``crf_jobs``' functions (``crf_label_map``, ``crf_probs``,
+    is one of ``crf_jobs``' functions (``crf_label_map``,
     ``crf_areas``), its arguments small: a path rather than pixels, the
     present classes' probabilities only. A job that raises raises the same
     exception in the caller.
