@@ -25,21 +25,41 @@ from apc_mmseg.postprocessing import DEFAULT_UNARY
 from .demo import FROM_SCRATCH, run_demo, spread, spread_text
 from .demo_data import generate
 
-# name -> config overrides; 'akp' is the method as configured (AKP + PCL).
+
+def _fixed_top_k(cfg: Config) -> dict:
+    # K is the configured AKP's k_max (the paper's Table 6 compares at the same
+    # K), read from the config so that editing k_max moves both.
+    return {'model.weak_head.pooling': dict(
+        _delete_=True, type='FixedKPooling', k=cfg.model.weak_head.pooling.k_max)}
+
+
+# name -> config overrides (a dict, or a function of the config for overrides
+# that depend on it); 'akp' is the method as configured (AKP + PCL).
 ABLATIONS = {
     'akp': {},
     'max': {'model.weak_head.pooling': dict(_delete_=True, type='GlobalMaxPooling')},
     'mean': {'model.weak_head.pooling': dict(_delete_=True, type='GlobalAvgPooling')},
-    'topk': {'model.weak_head.pooling': dict(_delete_=True, type='FixedKPooling', k=6)},
+    'topk': _fixed_top_k,
     'akp_nopcl': {'model.pcl_loss': None},
 }
 DESCRIPTIONS = {
     'akp': 'AKP + PCL (the method)',
     'max': 'global max pooling + PCL',
     'mean': 'global average pooling + PCL',
-    'topk': 'fixed top-6 pooling + PCL',
+    'topk': 'fixed top-K pooling (K = k_max) + PCL',
     'akp_nopcl': 'AKP, no PCL',
 }
+
+
+def variant_options(config: str, variant: str, cfg_options: dict = None) -> dict:
+    """The config overrides of ``variant`` on top of ``cfg_options`` (the
+    user's, applied first, so a variant's override of the same part wins)."""
+    overrides = ABLATIONS[variant]
+    if callable(overrides):
+        cfg = Config.fromfile(config)
+        cfg.merge_from_dict(cfg_options or {})
+        overrides = overrides(cfg)
+    return dict(cfg_options or {}, **overrides)
 # (summary key, column title): what each table shows.
 COLUMNS = (('pseudo', 'pseudo masks, train (no CRF)'),
            ('pseudo_crf', 'pseudo masks + CRF, train'),
@@ -68,8 +88,8 @@ def model_fingerprint(config: str, options: dict, from_scratch: bool) -> str:
     return digest.hexdigest()
 
 
-def run_one(config: str, data: str, work_dir: str, settings: dict) -> dict:
-    """Train and evaluate one cell's seed unless ``work_dir`` holds a run
+def train_or_reuse(config: str, data: str, work_dir: str, settings: dict) -> dict:
+    """Train and evaluate one arm's seed unless ``work_dir`` holds a run
     with exactly ``settings``; returns its figures (``_figures``)."""
     path = osp.join(work_dir, 'summary.json')
     if osp.isfile(path):
@@ -77,9 +97,9 @@ def run_one(config: str, data: str, work_dir: str, settings: dict) -> dict:
             summary = json.load(f)
         if summary.get('ablation_settings') == settings:
             return _figures(summary)
-    options = dict(ABLATIONS[settings['variant']], **settings.get('cfg_options', {}))
+    options = variant_options(config, settings['variant'], settings.get('cfg_options'))
     summary = run_demo(config, data, work_dir, iters=settings['iters'], seed=settings['seed'],
-                       kind=settings['kind'], cfg_options=options,
+                       dataset=settings['dataset'], cfg_options=options,
                        from_scratch=settings['from_scratch'], num_train=settings['num_train'],
                        num_val=settings['num_val'], workers=1, unaries=(DEFAULT_UNARY, ),
                        pictures=False)
@@ -96,53 +116,54 @@ def _one_thread():
     torch.set_num_threads(1)
 
 
-def run_ablations(kinds: dict, work_dir: str = 'work_dirs/ablations', seeds=(0, 1, 2),
+def run_ablations(datasets: dict, work_dir: str = 'work_dirs/ablations', seeds=(0, 1, 2),
                   iters: int = 1000, starts=('pretrained', 'scratch'), variants=None,
                   num_train: int = 200, num_val: int = 50, jobs: int = 1,
                   cfg_options: dict = None) -> dict:
-    """Every (start, kind, variant, seed) run, ``jobs`` at a time (each with
+    """Every (start, dataset, variant, seed) run, ``jobs`` at a time (each with
     one torch thread when ``jobs > 1``), ``cfg_options`` on top of each
     variant's overrides (part of the runs' settings), into
-    ``<work_dir>/<start>/<kind>/<variant>/seed_<s>``. ``kinds`` maps a set's
+    ``<work_dir>/<start>/<dataset>/<variant>/seed_<s>``. ``datasets`` maps a set's
     name ('demo', 'hard') to its (config, data folder). Returns (and writes to
-    ``<work_dir>/ablations.json``) each cell's per-seed figures, mean and
+    ``<work_dir>/ablations.json``) each arm's per-seed figures, mean and
     sample std."""
     variants = list(variants or ABLATIONS)
     unknown = sorted(set(variants) - set(ABLATIONS))
     if unknown:
         raise ValueError(f'unknown ablation(s) {unknown}: choose from {sorted(ABLATIONS)}')
-    cells = [(start, kind, variant) for start in starts for kind in kinds for variant in variants]
-    for kind, (_, data) in kinds.items():  # once, before runs could race to make it
+    arms = [(start, dataset, variant)
+             for start in starts for dataset in datasets for variant in variants]
+    for dataset, (_, data) in datasets.items():  # once, before runs could race to make it
         if not osp.isfile(osp.join(data, 'cls_labels.json')):
-            generate(data, num_train, num_val, seed=0, kind=kind)
+            generate(data, num_train, num_val, seed=0, dataset=dataset)
     runs = []
-    for start, kind, variant in cells:
-        config, data = kinds[kind]
+    for start, dataset, variant in arms:
+        config, data = datasets[dataset]
         for seed in seeds:
-            settings = dict(start=start, kind=kind, variant=variant, seed=seed, iters=iters,
+            settings = dict(start=start, dataset=dataset, variant=variant, seed=seed, iters=iters,
                             from_scratch=start == 'scratch', num_train=num_train,
                             num_val=num_val, config=osp.basename(config))
             if cfg_options:  # as JSON gives it back (tuples as lists)
                 settings['cfg_options'] = json.loads(json.dumps(cfg_options))
             settings['fingerprint'] = model_fingerprint(
-                config, dict(ABLATIONS[variant], **(cfg_options or {})), start == 'scratch')
-            runs.append((config, data, osp.join(work_dir, start, kind, variant, f'seed_{seed}'),
+                config, variant_options(config, variant, cfg_options), start == 'scratch')
+            runs.append((config, data, osp.join(work_dir, start, dataset, variant, f'seed_{seed}'),
                          settings))
     if jobs > 1:
         with ProcessPoolExecutor(jobs, mp_context=get_context('spawn'),
                                  initializer=_one_thread) as pool:
-            figures = list(pool.map(run_one, *zip(*runs)))
+            figures = list(pool.map(train_or_reuse, *zip(*runs)))
     else:
-        figures = [run_one(*run) for run in runs]
+        figures = [train_or_reuse(*run) for run in runs]
     result = dict(seeds=list(seeds), iters=iters,
-                  cfg_options=json.loads(json.dumps(cfg_options or {})), cells=[])
-    per_cell = len(seeds)
-    for i, (start, kind, variant) in enumerate(cells):
-        mine = figures[i * per_cell:(i + 1) * per_cell]
-        cell = dict(start=start, kind=kind, variant=variant)
+                  cfg_options=json.loads(json.dumps(cfg_options or {})), arms=[])
+    per_arm = len(seeds)
+    for i, (start, dataset, variant) in enumerate(arms):
+        per_seed = figures[i * per_arm:(i + 1) * per_arm]
+        arm = dict(start=start, dataset=dataset, variant=variant)
         for key, _ in COLUMNS:
-            cell[key] = spread([f[key] for f in mine])
-        result['cells'].append(cell)
+            arm[key] = spread([f[key] for f in per_seed])
+        result['arms'].append(arm)
     os.makedirs(work_dir, exist_ok=True)
     with open(osp.join(work_dir, 'ablations.json'), 'w') as f:
         json.dump(result, f, indent=2)
@@ -160,29 +181,30 @@ def verdict(a: dict, b: dict) -> str:
 
 
 def ablation_tables(result: dict) -> str:
-    """Markdown: one table per (start, kind), a row per variant, each figure
+    """Markdown: one table per (start, dataset), a row per variant, each figure
     as mean ± std (per seed), and whether AKP + PCL is higher than each other
     variant (``verdict``)."""
     out = []
     groups = {}
-    for cell in result['cells']:
-        groups.setdefault((cell['start'], cell['kind']), []).append(cell)
-    for (start, kind), cells in groups.items():
+    for arm in result['arms']:
+        groups.setdefault((arm['start'], arm['dataset']), []).append(arm)
+    for (start, dataset), arms in groups.items():
         options = ''.join(f', {k}={v}' for k, v in result.get('cfg_options', {}).items())
-        out += [f"### {kind} set, {'pretrained ViT' if start == 'pretrained' else 'from scratch'}"
+        begin = 'pretrained ViT' if start == 'pretrained' else 'from scratch'
+        out += [f"### {dataset} set, {begin}"
                 f" ({result['iters']} iterations, seeds {' '.join(map(str, result['seeds']))}"
                 f'{options})',
                 '', '| variant | ' + ' | '.join(t for _, t in COLUMNS) + ' |',
                 '|---|' + '---|' * len(COLUMNS)]
-        for cell in cells:
-            out.append(f"| {DESCRIPTIONS[cell['variant']]} | "
-                       + ' | '.join(spread_text(cell[k]) for k, _ in COLUMNS) + ' |')
-        ours = next((c for c in cells if c['variant'] == 'akp'), None)
+        for arm in arms:
+            out.append(f"| {DESCRIPTIONS[arm['variant']]} | "
+                       + ' | '.join(spread_text(arm[k]) for k, _ in COLUMNS) + ' |')
+        ours = next((c for c in arms if c['variant'] == 'akp'), None)
         if ours:
             out += ['', '| AKP + PCL against | ' + ' | '.join(t for _, t in COLUMNS) + ' |',
                     '|---|' + '---|' * len(COLUMNS)]
             out += [f"| {DESCRIPTIONS[c['variant']]} | "
                     + ' | '.join(verdict(ours[k], c[k]) for k, _ in COLUMNS) + ' |'
-                    for c in cells if c is not ours]
+                    for c in arms if c is not ours]
         out.append('')
     return '\n'.join(out)

@@ -90,19 +90,11 @@ def draw(model, dataset, out_dir, count=6):
                  prediction_panel(image, pred, gt, names, palette))
 
 
-def run_demo(config: str, data: str = 'data/demo', work_dir: str = 'work_dirs/demo',
-             iters=None, num_train: int = 200, num_val: int = 50, workers: int = 2,
-             seed: int = 0, kind: str = 'demo', cfg_options: dict = None,
-             from_scratch: bool = False, unaries=None, pictures: bool = True) -> dict:
-    """Generate the ``kind`` of data set (if missing), train with ``seed``,
-    evaluate, draw; returns the summary (``rows`` of (what, val mIoU, train
-    mIoU), the classifier's val ``cls_mAP``, per-class IoU, timings) also
-    written to ``<work_dir>/summary.json``. The pseudo masks are refined with
-    each CRF unary in ``unaries`` (default: all of ``CRF_UNARIES``, the
-    default one first); ``pictures=False`` draws nothing."""
-    t0 = time.perf_counter()
-    if not osp.isfile(osp.join(data, 'cls_labels.json')):
-        generate(data, num_train, num_val, seed=0, kind=kind)
+def demo_config(config: str, data: str, work_dir: str, seed: int, iters=None,
+                cfg_options: dict = None, from_scratch: bool = False) -> Config:
+    """``config`` as one demo run trains it: on ``data``, into ``work_dir``,
+    with ``seed``, ``iters`` iterations (validated and saved at the end) and
+    ``cfg_options`` over ``FROM_SCRATCH`` when ``from_scratch``."""
     cfg = Config.fromfile(config)
     if from_scratch:
         cfg.merge_from_dict(FROM_SCRATCH)
@@ -117,31 +109,73 @@ def run_demo(config: str, data: str = 'data/demo', work_dir: str = 'work_dirs/de
     if iters:
         cfg.train_cfg.max_iters = cfg.train_cfg.val_interval = iters
         cfg.default_hooks.checkpoint.interval = iters
+    return cfg
+
+
+def train_and_test(cfg: Config) -> tuple:
+    """Train ``cfg``, then test its last checkpoint; returns (checkpoint,
+    device, classifier mAP of the last validation, training seconds,
+    decode-head mIoU of the test)."""
+    t0 = time.perf_counter()
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     runner.train()
     # The last validation (at max_iters) judged the image classifier on val.
-    cls_map = runner.message_hub.get_scalar('val/cls_mAP').current()
-    ckpt = osp.join(work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
+    cls_map = float(runner.message_hub.get_scalar('val/cls_mAP').current())
     train_seconds = time.perf_counter() - t0
-    val_miou = runner.test()['mIoU']
+    checkpoint = osp.join(cfg.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
+    device = str(next(runner.model.parameters()).device)
+    return checkpoint, device, cls_map, train_seconds, float(runner.test()['mIoU'])
 
-    num_classes = cfg.model.decode_head.num_classes
-    train_split = 'ImageSets/Segmentation/train.txt'
-    pseudo = {}
+
+def pseudo_mask_figures(cfg: Config, checkpoint: str, split: str, unaries, workers: int) -> dict:
+    """``make_pseudo_masks``'s figures on ``split`` without CRF (key None)
+    and with each CRF unary of ``unaries`` (its name)."""
+    figures = {}
+    for unary in (None, ) + tuple(unaries):
+        out_dir = osp.join(cfg.work_dir, 'pseudo_masks' + (f'_crf_{unary}' if unary else ''))
+        figures[unary] = make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=split,
+                                           mask_dir='SegmentationClass',
+                                           crf=bool(unary) and dict(unary=unary),
+                                           workers=workers, overwrite=True, progress=False)
+    return figures
+
+
+def _rows(val_miou, pseudo, base_val, base_train) -> list:
+    """The summary's rows: (what, val mIoU, train mIoU), None where not measured."""
+    rows = [('decode head (no labels)', val_miou, None),
+            ('patch scores + image labels', None, pseudo[None]['miou'])]
+    rows += [(f'patch scores + image labels + CRF ({u})', None, pseudo[u]['miou'])
+             for u in pseudo if u]
+    rows += [('baseline: all background', base_val[0], base_train[0]),
+             ('baseline: first labelled class', base_val[1], base_train[1])]
+    as_float = lambda v: None if v is None else float(v)  # noqa: E731
+    return [dict(what=n, val=as_float(v), train=as_float(t)) for n, v, t in rows]
+
+
+def run_demo(config: str, data: str = 'data/demo', work_dir: str = 'work_dirs/demo',
+             iters=None, num_train: int = 200, num_val: int = 50, workers: int = 2,
+             seed: int = 0, dataset: str = 'demo', cfg_options: dict = None,
+             from_scratch: bool = False, unaries=None, pictures: bool = True) -> dict:
+    """Generate the ``dataset`` (if missing), train with ``seed``, evaluate,
+    draw; returns the summary (``rows`` of (what, val mIoU, train mIoU), the
+    classifier's val ``cls_mAP``, per-class IoU, timings) also written to
+    ``<work_dir>/summary.json``. The pseudo masks are refined with each CRF
+    unary in ``unaries`` (default: all of ``CRF_UNARIES``, the default one
+    first); ``pictures=False`` draws nothing."""
+    t0 = time.perf_counter()
+    if not osp.isfile(osp.join(data, 'cls_labels.json')):
+        generate(data, num_train, num_val, seed=0, dataset=dataset)
+    cfg = demo_config(config, data, work_dir, seed, iters, cfg_options, from_scratch)
+    ckpt, device, cls_map, train_seconds, val_miou = train_and_test(cfg)
     if unaries is None:
         unaries = (DEFAULT_UNARY, ) + tuple(sorted(set(CRF_UNARIES) - {DEFAULT_UNARY}))
-    for unary in (None, ) + tuple(unaries):
-        out_dir = osp.join(work_dir, 'pseudo_masks' + (f'_crf_{unary}' if unary else ''))
-        pseudo[unary] = make_pseudo_masks(cfg, ckpt, out_dir, ann_file=train_split,
-                                          mask_dir='SegmentationClass',
-                                          crf=bool(unary) and dict(unary=unary),
-                                          workers=workers, overwrite=True, progress=False)
+    train_split = 'ImageSets/Segmentation/train.txt'
+    pseudo = pseudo_mask_figures(cfg, ckpt, train_split, unaries, workers)
+    num_classes = cfg.model.decode_head.num_classes
     val_set = build_label_dataset(cfg, 'ImageSets/Segmentation/val.txt', 'SegmentationClass',
                                   data_root=data)
     train_set = build_label_dataset(cfg, train_split, 'SegmentationClass', data_root=data)
-    base_val, base_train = baselines(val_set, num_classes), baselines(train_set, num_classes)
-    device = next(runner.model.parameters()).device
-    model = init_model(cfg, ckpt, device=str(device))
+    model = init_model(cfg, ckpt, device=device)
     if pictures:
         draw(model, val_set, osp.join(work_dir, 'vis'))
     per_class = dict(classes=list(val_set.metainfo['classes']),
@@ -149,22 +183,14 @@ def run_demo(config: str, data: str = 'data/demo', work_dir: str = 'work_dirs/de
                      train_pseudo=[100 * v for v in pseudo[None]['per_class_iou']],
                      **{f'train_pseudo_crf_{u}': [100 * v for v in pseudo[u]['per_class_iou']]
                         for u in unaries})
-
-    rows = [('decode head (no labels)', val_miou, None),
-            ('patch scores + image labels', None, pseudo[None]['miou'])]
-    rows += [(f'patch scores + image labels + CRF ({u})', None, pseudo[u]['miou'])
-             for u in pseudo if u]
-    rows += [
-        ('baseline: all background', base_val[0], base_train[0]),
-        ('baseline: first labelled class', base_val[1], base_train[1]),
-    ]
-    as_float = lambda v: None if v is None else float(v)  # noqa: E731
-    summary = dict(rows=[dict(what=n, val=as_float(v), train=as_float(t)) for n, v, t in rows],
-                   train_seconds=train_seconds, total_seconds=time.perf_counter() - t0,
+    rows = _rows(val_miou, pseudo, baselines(val_set, num_classes),
+                 baselines(train_set, num_classes))
+    summary = dict(rows=rows, train_seconds=train_seconds,
+                   total_seconds=time.perf_counter() - t0,
                    pseudo_images_per_s=pseudo[None]['images_per_s'],
                    pseudo_crf_images_per_s=pseudo[unaries[0]]['images_per_s'],
                    vis_dir=osp.join(work_dir, 'vis') if pictures else None,
-                   cls_mAP=float(cls_map), seed=seed, from_scratch=from_scratch,
+                   cls_mAP=cls_map, seed=seed, from_scratch=from_scratch,
                    per_class_iou=per_class)
     with open(osp.join(work_dir, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=2)

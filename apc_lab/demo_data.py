@@ -1,8 +1,8 @@
 """Small, deterministic, generated weak-label data sets in VOC layout.
 
-``kind='demo'`` (the README's demo): 3 object classes, 1-3 per image (several
+``dataset='demo'`` (the README's demo): 3 object classes, 1-3 per image (several
 instances) on weakly coloured, varied backgrounds; the classes differ in
-shape, colour and texture. ``kind='hard'``: 6 object classes, 1-4 per image,
+shape, colour and texture. ``dataset='hard'``: 6 object classes, 1-4 per image,
 smaller objects, and backgrounds carrying stripes and checks like the
 objects' own textures; two classes share a colour and differ only in shape
 (disc and ring). Written:
@@ -19,11 +19,11 @@ import os.path as osp
 import cv2
 import numpy as np
 
-from .looks import background, paint, shape_mask
+from .appearance import background, paint, shape_mask
 
 CLASSES = ('background', 'disc', 'square', 'triangle')
 HARD_CLASSES = CLASSES + ('ring', 'cross', 'diamond')
-# Each object class: its shape, texture and RGB colour range (``looks``). Ring
+# Each object class: its shape, texture and RGB colour range (``appearance``). Ring
 # has the disc's colour and texture: only the shape tells them apart.
 WARM = ((180, 40, 20), (255, 110, 80))
 LOOKS = dict(
@@ -35,7 +35,7 @@ LOOKS = dict(
     cross=dict(shape='cross', texture='checks', colour=((120, 20, 140), (200, 80, 220))),
     diamond=dict(shape='diamond', texture='vertical_stripes',
                  colour=((190, 170, 20), (255, 240, 90))))
-KINDS = dict(demo=dict(classes=CLASSES, radius=(0.1, 0.22), per_image=(1, 4),
+GENERATED_SETS = dict(demo=dict(classes=CLASSES, radius=(0.1, 0.22), per_image=(1, 4),
                        textured_background=False),
              hard=dict(classes=HARD_CLASSES, radius=(0.06, 0.13), per_image=(1, 5),
                        textured_background=True))
@@ -58,8 +58,8 @@ def _textured_background(rng, h, w):
     return img
 
 
-def make_image(rng, size_range=(96, 160), kind='demo'):
-    spec = KINDS[kind]
+def make_image(rng, size_range=(96, 160), dataset='demo'):
+    spec = GENERATED_SETS[dataset]
     h, w = (int(v) for v in rng.integers(*size_range, size=2))
     img = (_textured_background if spec['textured_background'] else background)(rng, h, w)
     label = np.zeros((h, w), np.uint8)
@@ -76,11 +76,11 @@ def make_image(rng, size_range=(96, 160), kind='demo'):
     return np.clip(img, 0, 255).astype(np.uint8), label, present
 
 
-def generate(out_dir, num_train=200, num_val=50, seed=0, kind='demo'):
-    """Write ``num_train`` + ``num_val`` images of ``kind`` ('demo' or 'hard')."""
-    if kind not in KINDS:
-        raise ValueError(f'data kind {kind!r}: choose one of {sorted(KINDS)}')
-    names = KINDS[kind]['classes']
+def generate(out_dir, num_train=200, num_val=50, seed=0, dataset='demo'):
+    """Write ``num_train`` + ``num_val`` images of ``dataset`` ('demo' or 'hard')."""
+    if dataset not in GENERATED_SETS:
+        raise ValueError(f'data dataset {dataset!r}: choose one of {sorted(GENERATED_SETS)}')
+    names = GENERATED_SETS[dataset]['classes']
     rng = np.random.default_rng(seed)
     for sub in ('JPEGImages', 'SegmentationClass', 'ImageSets/Segmentation'):
         os.makedirs(osp.join(out_dir, sub), exist_ok=True)
@@ -88,7 +88,7 @@ def generate(out_dir, num_train=200, num_val=50, seed=0, kind='demo'):
     for i in range(num_train + num_val):
         split = 'train' if i < num_train else 'val'
         img_id = f'{split}_{i:05d}'
-        img, mask, present = make_image(rng, kind=kind)
+        img, mask, present = make_image(rng, dataset=dataset)
         cv2.imwrite(osp.join(out_dir, 'JPEGImages', img_id + '.jpg'), img[..., ::-1],
                     [cv2.IMWRITE_JPEG_QUALITY, 95])
         cv2.imwrite(osp.join(out_dir, 'SegmentationClass', img_id + '.png'), mask)

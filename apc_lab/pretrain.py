@@ -62,22 +62,22 @@ class _Objective(nn.Module):
     """The thrown-away classifier: ``'image'`` (GAP + linear
     over the classes) or ``'patch'`` (1x1 conv over the scene and classes)."""
 
-    def __init__(self, kind: str, channels: int, num_classes: int):
+    def __init__(self, name: str, channels: int, num_classes: int):
         super().__init__()
-        if kind not in ('image', 'patch'):
-            raise ValueError(f"pretraining objective {kind!r}: choose 'image' or 'patch'")
-        self.kind = kind
-        self.classifier = nn.Conv2d(channels, num_classes + (kind == 'patch'), 1)
+        if name not in ('image', 'patch'):
+            raise ValueError(f"pretraining objective {name!r}: choose 'image' or 'patch'")
+        self.objective = name
+        self.classifier = nn.Conv2d(channels, num_classes + (name == 'patch'), 1)
 
     def forward(self, feats: Tensor) -> Tensor:
         """``[B, C, h, w]`` -> ``[B, K]`` (image) or ``[B, K + 1, h, w]`` (patch)."""
-        if self.kind == 'image':
+        if self.objective == 'image':
             return self.classifier(feats.mean((2, 3), keepdim=True)).flatten(1)
         return self.classifier(feats)
 
     def accuracy(self, logits: Tensor, target: Tensor) -> float:
         """Images (or patches) whose top class is the target's."""
-        return float((logits.argmax(1) == target.argmax(1) if self.kind == 'patch'
+        return float((logits.argmax(1) == target.argmax(1) if self.objective == 'patch'
                       else logits.argmax(1) == target).float().mean())
 
 

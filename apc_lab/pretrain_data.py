@@ -14,7 +14,7 @@ from typing import Tuple
 
 import numpy as np
 
-from .looks import background, paint, shape_mask
+from .appearance import background, paint, shape_mask
 
 PRETRAIN_SHAPES = ('star', 'crescent', 'hexagon', 'arrow', 'ell', 'bowtie')
 PRETRAIN_TEXTURES = ('dots', 'speckle', 'waves', 'gradient')

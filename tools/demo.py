@@ -15,12 +15,12 @@ from apc_lab.ablation import ABLATIONS, ablation_tables, run_ablations
 from apc_lab.demo import run_demo, run_demo_seeds, spread_text
 
 CONFIGS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs/apc')
-KIND_DEFAULTS = dict(  # config, data, work dir
+DATASET_DEFAULTS = dict(  # config, data, work dir
     demo=(osp.join(CONFIGS, 'apc_demo_cpu.py'), 'data/demo', 'work_dirs/demo'),
     hard=(osp.join(CONFIGS, 'apc_demo_hard_cpu.py'), 'data/demo_hard', 'work_dirs/demo_hard'))
 
 
-def cell(v, width):
+def figure_text(v, width):
     if v is None:
         return f"{'-':>{width}s}"
     if isinstance(v, dict):  # several seeds
@@ -30,7 +30,7 @@ def cell(v, width):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--kind', choices=sorted(KIND_DEFAULTS),
+    parser.add_argument('--dataset', choices=sorted(DATASET_DEFAULTS),
                         help="the generated set: 'demo' (3 classes, the default) or 'hard' (6 "
                         'classes, smaller objects, textured backgrounds); sets the defaults '
                         'below (--ablations: both sets unless given)')
@@ -66,13 +66,14 @@ def parse_args(argv=None):
 
 
 def ablations(args):
-    if (args.config or args.data) and not args.kind:
-        raise SystemExit('--ablations with --config or --data: name the set with --kind '
+    if (args.config or args.data) and not args.dataset:
+        raise SystemExit('--ablations with --config or --data: name the set with --dataset '
                          '(each set has its own config and data)')
-    kinds = {kind: (args.config or KIND_DEFAULTS[kind][0], args.data or KIND_DEFAULTS[kind][1])
-             for kind in ([args.kind] if args.kind else KIND_DEFAULTS)}
+    datasets = {name: (args.config or DATASET_DEFAULTS[name][0],
+                       args.data or DATASET_DEFAULTS[name][1])
+                for name in ([args.dataset] if args.dataset else DATASET_DEFAULTS)}
     work_dir = args.work_dir or 'work_dirs/ablations'
-    result = run_ablations(kinds, work_dir, seeds=args.seeds or [0, 1, 2],
+    result = run_ablations(datasets, work_dir, seeds=args.seeds or [0, 1, 2],
                            iters=args.iters or 1000, variants=args.variants,
                            starts=args.starts or (['scratch'] if args.from_scratch
                                                   else ['pretrained', 'scratch']),
@@ -88,14 +89,14 @@ def main(argv=None):
     args = parse_args(argv)
     if args.ablations:
         return ablations(args)
-    args.kind = args.kind or 'demo'
+    args.dataset = args.dataset or 'demo'
     args.seeds = args.seeds or [0]
-    defaults = KIND_DEFAULTS[args.kind]
+    defaults = DATASET_DEFAULTS[args.dataset]
     args.config, args.data, args.work_dir = (
         given or default for given, default in zip((args.config, args.data, args.work_dir),
                                                    defaults))
     common = dict(iters=args.iters, num_train=args.num_train, num_val=args.num_val,
-                  workers=args.workers, kind=args.kind, cfg_options=args.cfg_options,
+                  workers=args.workers, dataset=args.dataset, cfg_options=args.cfg_options,
                   from_scratch=args.from_scratch)
     if len(args.seeds) == 1:
         summary = run_demo(args.config, args.data, args.work_dir, seed=args.seeds[0], **common)
@@ -105,10 +106,11 @@ def main(argv=None):
         width = 8 + 5 * len(args.seeds) + 8
     seeds = ', '.join(map(str, args.seeds))
     start = 'from scratch' if args.from_scratch else 'pretrained'
-    print(f"\n{f'APC {args.kind}, {start} (mIoU, %; seed {seeds})':43s} {'val':>{width}s} "
+    print(f"\n{f'APC {args.dataset}, {start} (mIoU, %; seed {seeds})':43s} {'val':>{width}s} "
           f"{'train':>{width}s}")
     for row in summary['rows']:
-        print(f"{row['what']:43s} {cell(row['val'], width)} {cell(row['train'], width)}")
+        print(f"{row['what']:43s} {figure_text(row['val'], width)} "
+              f"{figure_text(row['train'], width)}")
     if len(args.seeds) == 1:
         print(f"\ntraining {summary['train_seconds'] / 60:.1f} min, whole demo "
               f"{summary['total_seconds'] / 60:.1f} min; pseudo masks "

@@ -16,7 +16,7 @@ from mmseg.structures import SegDataSample
 from torch import Tensor
 
 from ..evaluation.crf_iou_metric import present_probs
-from ..postprocessing import CRF_DEFAULTS, check_crf_options
+from ..postprocessing import crf_settings
 
 
 def _inputs(model, img: Union[str, np.ndarray]):
@@ -51,7 +51,6 @@ def crf_job(result: SegDataSample, image: str, options: Optional[dict] = None) -
     ``result``'s prediction with DenseCRF: the softmax of its ``seg_logits``
     over the classes that win a pixel, the image file, ViT-PCM's settings
     updated by ``options``. The job returns the refined ``[H, W]`` class ids."""
-    options = dict(options or {})
-    check_crf_options(options, 'crf options')
+    settings = crf_settings(options, 'crf options')
     probs, classes = present_probs(result.seg_logits.data)
-    return image, probs, classes.tolist(), dict(CRF_DEFAULTS, **options)
+    return image, probs, classes.tolist(), settings

@@ -31,8 +31,9 @@ from mmseg.registry import DATASETS
 from mmseg.utils import register_all_modules
 from PIL import Image
 
+from ..datasets import tag_pipeline
 from ..evaluation import IoUAccumulator
-from ..postprocessing import CRF_DEFAULTS, DEFAULT_UNARY, CRFPool, crf_label_map, patch_unary
+from ..postprocessing import DEFAULT_UNARY, CRFPool, crf_label_map, crf_settings, patch_unary
 from ..visualization import save_label_png
 
 MANIFEST = 'pseudo_masks.json'
@@ -51,13 +52,11 @@ def build_label_dataset(cfg, ann_file=None, mask_dir=None, labels_file=None, dat
     if not ds_cfg.get('labels_file'):
         raise ValueError('pseudo masks need image labels: give --labels-file')
     ds_cfg.data_prefix = dict(ds_cfg.get('data_prefix', {}))
-    pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadImageLevelLabels')]
     if mask_dir:
         ds_cfg.data_prefix['seg_map_path'] = mask_dir
-        pipeline.append(dict(type='LoadAnnotations'))
     else:
         ds_cfg.data_prefix.pop('seg_map_path', None)
-    ds_cfg.pipeline = pipeline + [dict(type='PackWeakSegInputs')]
+    ds_cfg.pipeline = tag_pipeline(masks=bool(mask_dir))
     ds_cfg.test_mode = True
     return DATASETS.build(ds_cfg)
 
@@ -99,6 +98,139 @@ def _write_manifest(out_dir: str, settings: dict) -> None:
         json.dump(settings, f, indent=1, sort_keys=True)
 
 
+class _MaskWriter:
+    """Writes one rank's masks (images ``rank, rank + world, ...``) into
+    ``out_dir``: reuses those already there, records the folder's settings
+    with the first file, counts and scores what it wrote."""
+
+    def __init__(self, model, dataset, out_dir, settings, needs_record, overwrite, save_scores,
+                 with_masks, progress):
+        self.model, self.dataset, self.out_dir = model, dataset, out_dir
+        self.settings, self.needs_record = settings, needs_record
+        self.overwrite, self.save_scores = overwrite, save_scores
+        self.metric = IoUAccumulator(model.num_classes) if with_masks else None
+        rank, world = get_dist_info()
+        self.indices = range(rank, len(dataset), world)
+        self.bar = ProgressBar(len(self.indices)) if progress and rank == 0 else None
+        self.counts = dict(written=0, reused=0)
+
+    def _record(self):
+        if self.needs_record:  # with the first file written
+            _write_manifest(self.out_dir, self.settings)
+            self.needs_record = False
+
+    def _score(self, pred, gt):
+        if self.metric is not None:
+            self.metric.add(pred, gt)
+        if self.bar is not None:
+            self.bar.update()
+
+    def save(self, path, pred, gt):
+        """Write one mask (a label map, H x W) and score it against ``gt``."""
+        self._record()
+        save_label_png(path, pred, self.dataset.metainfo['palette'])
+        self.counts['written'] += 1
+        self._score(pred, gt)
+
+    def _reuse(self, path, info):
+        self.counts['reused'] += 1
+        if self.metric is not None:
+            self._score(np.array(Image.open(path)), np.array(Image.open(info['seg_map_path'])))
+        elif self.bar is not None:
+            self.bar.update()
+
+    def _predict(self, idx, img_id):
+        """The model's patch scores (C x H x W, the image's labels only) and
+        its label map for image ``idx``; saves the scores when asked."""
+        data = pseudo_collate([self.dataset[idx]])
+        with torch.no_grad():
+            res = self.model.test_step(data)[0]
+        scores = res.seg_logits.data.float().exp()  # log-scores
+        if self.save_scores:
+            self._record()
+            np.save(osp.join(self.out_dir, img_id + '.npy'),
+                    scores.cpu().numpy().astype(np.float16))
+        gt = res.gt_sem_seg.data[0].cpu().numpy() if self.metric is not None else None
+        return data, scores, res.pred_sem_seg.data[0].cpu().numpy(), gt
+
+    def pending(self, crf_unary=None):
+        """(mask path, ground truth, label map) of each mask still to make, or
+        with ``crf_unary`` (mask path, ground truth, CRF job): the image,
+        the unary of its labelled classes and their indices."""
+        for idx in self.indices:
+            info = self.dataset.get_data_info(idx)
+            path = osp.join(self.out_dir, info['img_id'] + '.png')
+            if osp.isfile(path) and not self.overwrite:  # same settings: reuse
+                self._reuse(path, info)
+                continue
+            data, scores, pred, gt = self._predict(idx, info['img_id'])
+            if crf_unary is None:
+                yield path, gt, pred
+                continue
+            labels = data['data_samples'][0].gt_image_labels.to(scores.device)
+            present = labels.nonzero()[:, 0]  # sorted; the workers get only these
+            unary = patch_unary(scores, labels, crf_unary)[present].cpu().numpy()
+            yield path, gt, (info['img_path'], unary, present.tolist())
+
+    def write_all(self, crf_cfg, workers):
+        """Every pending mask, refined by DenseCRF in ``workers`` processes
+        when ``crf_cfg`` is given."""
+        if crf_cfg is None:
+            for path, gt, pred in self.pending():
+                self.save(path, pred, gt)
+            return
+        waiting = deque()
+
+        def jobs():
+            for path, gt, job in self.pending(crf_cfg['unary']):
+                waiting.append((path, gt))
+                yield job + (dense_cfg, )
+        dense_cfg = {k: v for k, v in crf_cfg.items() if k != 'unary'}
+        with CRFPool(workers) as pool:
+            for pred in pool.map(crf_label_map, jobs()):
+                path, gt = waiting.popleft()
+                self.save(path, pred, gt)
+
+    def totals(self) -> dict:
+        """The counts and the mIoU's areas summed over the ranks (as one
+        process would count them)."""
+        counts = self.counts
+        if get_dist_info()[1] > 1:
+            totals = torch.tensor([counts['written'], counts['reused']], dtype=torch.float64)
+            all_reduce(totals)
+            counts = dict(written=int(totals[0]), reused=int(totals[1]))
+            for areas in self.metric.areas if self.metric is not None else ():
+                all_reduce(areas)
+        if self.bar is not None:
+            print()
+        return dict(miou=self.metric.miou() if self.metric else None,
+                    per_class_iou=self.metric.per_class().tolist() if self.metric else None,
+                    **counts)
+
+
+def _merged_crf_cfg(crf):
+    """``crf`` (False, True or a dict of ``dense_crf`` options and ``unary``)
+    as the full CRF settings, ``None`` for no CRF."""
+    if not crf:
+        return None
+    options = dict(crf) if isinstance(crf, dict) else {}
+    unary = options.pop('unary', DEFAULT_UNARY)
+    return dict(crf_settings(options, 'pseudo masks crf'), unary=unary)
+
+
+def _patch_test_cfg(cfg, size, scales, flip):
+    """A copy of ``cfg`` whose model predicts the patch scores with the
+    ground-truth labels at ``size`` / ``scales`` / ``flip``."""
+    cfg = copy.deepcopy(cfg)
+    test_cfg = cfg.model.test_cfg
+    test_cfg.update(output='patch', use_gt_labels=True, flip=flip)
+    if size:
+        test_cfg.size = tuple(size)
+    if scales:
+        test_cfg.scales = tuple(scales)
+    return cfg
+
+
 def make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=None, mask_dir=None,
                       labels_file=None, data_root=None, size=None, flip=False, scales=None,
                       crf=False, workers=1, save_scores=False, device='cpu', overwrite=False,
@@ -112,15 +244,9 @@ def make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=None, mask_dir=None,
     all have loaded the model, and the counts and the mIoU's areas are summed
     over the ranks (the same figures as one process)."""
     register_all_modules(init_default_scope=True)
-    cfg = copy.deepcopy(cfg)
+    cfg = _patch_test_cfg(cfg, size, scales, flip)
     test_cfg = cfg.model.test_cfg
-    test_cfg.update(output='patch', use_gt_labels=True, flip=flip)
-    if size:
-        test_cfg.size = tuple(size)
-    if scales:
-        test_cfg.scales = tuple(scales)
-    crf_cfg = dict(dict(CRF_DEFAULTS, unary=DEFAULT_UNARY),
-                   **(crf if isinstance(crf, dict) else {})) if crf else None
+    crf_cfg = _merged_crf_cfg(crf)
     dataset = build_label_dataset(cfg, ann_file, mask_dir, labels_file, data_root)
     # The model and its checkpoint first: a wrong or missing checkpoint leaves
     # the folder as it was.
@@ -138,81 +264,10 @@ def make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=None, mask_dir=None,
             _write_manifest(out_dir, settings)
         needs_record = False
         barrier()
-    palette = dataset.metainfo['palette']
-    metric = IoUAccumulator(model.num_classes) if mask_dir else None
-    mine = range(rank, len(dataset), world)
-    bar = ProgressBar(len(mine)) if progress and rank == 0 else None
-    counts = dict(written=0, reused=0)
+    writer = _MaskWriter(model, dataset, out_dir, settings, needs_record, overwrite, save_scores,
+                         bool(mask_dir), progress)
     t0 = time.perf_counter()
-
-    def ensure_record():
-        nonlocal needs_record
-        if needs_record:  # with the first file written
-            _write_manifest(out_dir, settings)
-            needs_record = False
-
-    def finish(path, pred, gt):
-        ensure_record()
-        save_label_png(path, pred, palette)
-        counts['written'] += 1
-        if metric is not None:
-            metric.add(pred, gt)
-        bar and bar.update()
-
-    def todo():
-        """(mask path, ground truth, prediction or CRF job) of masks to make."""
-        for idx in mine:
-            info = dataset.get_data_info(idx)
-            path = osp.join(out_dir, info['img_id'] + '.png')
-            if osp.isfile(path) and not overwrite:  # same settings: reuse
-                counts['reused'] += 1
-                if metric is not None:
-                    metric.add(np.array(Image.open(path)), np.array(Image.open(
-                        info['seg_map_path'])))
-                bar and bar.update()
-                continue
-            data = pseudo_collate([dataset[idx]])
-            with torch.no_grad():
-                res = model.test_step(data)[0]
-            scores = res.seg_logits.data.float().exp()  # log-scores
-            gt = res.gt_sem_seg.data[0].cpu().numpy() if metric is not None else None
-            if save_scores:
-                ensure_record()
-                np.save(osp.join(out_dir, info['img_id'] + '.npy'),
-                        scores.cpu().numpy().astype(np.float16))
-            if crf_cfg is None:
-                yield path, gt, res.pred_sem_seg.data[0].cpu().numpy()
-                continue
-            labels = data['data_samples'][0].gt_image_labels.to(scores.device)
-            present = labels.nonzero()[:, 0]  # sorted; the workers get only these
-            unary = patch_unary(scores, labels, crf_cfg['unary'])[present].cpu().numpy()
-            yield path, gt, (info['img_path'], unary, present.tolist())
-
-    if crf_cfg is None:
-        for path, gt, pred in todo():
-            finish(path, pred, gt)
-    else:
-        waiting = deque()
-
-        def jobs():
-            for path, gt, job in todo():
-                waiting.append((path, gt))
-                yield job
-        dense_cfg = {k: v for k, v in crf_cfg.items() if k != 'unary'}
-        with CRFPool(workers) as pool:
-            for pred in pool.map(crf_label_map, (job + (dense_cfg,) for job in jobs())):
-                path, gt = waiting.popleft()
-                finish(path, pred, gt)
-    if world > 1:  # the figures of all ranks, as one process would count them
-        totals = torch.tensor([counts['written'], counts['reused']], dtype=torch.float64)
-        all_reduce(totals)
-        counts = dict(written=int(totals[0]), reused=int(totals[1]))
-        for areas in metric.areas if metric is not None else ():
-            all_reduce(areas)
+    writer.write_all(crf_cfg, workers)
     seconds = time.perf_counter() - t0
-    if bar is not None:
-        print()
-    return dict(miou=metric.miou() if metric else None,
-                per_class_iou=metric.per_class().tolist() if metric else None,
-                images=len(dataset), seconds=seconds, images_per_s=len(dataset) / seconds,
-                **counts)
+    return dict(writer.totals(), images=len(dataset), seconds=seconds,
+                images_per_s=len(dataset) / seconds)

@@ -7,10 +7,7 @@ from mmengine.structures import PixelData
 from mmseg.registry import DATASETS
 
 from ..utils.sample_keys import TRAIN_MASK_KEY, WSSS_ROLE_KEY
-
-# What the training part needs: the image, its tags and its mask.
-TRAIN_PART_PIPELINE = [dict(type='LoadImageFromFile'), dict(type='LoadImageLevelLabels'),
-                       dict(type='LoadAnnotations'), dict(type='PackWeakSegInputs')]
+from .tag_pipeline import tag_pipeline
 
 
 @DATASETS.register_module()
@@ -34,7 +31,7 @@ class WSSSValDataset(ConcatDataset):
             (``labels_file``, ``LoadImageLevelLabels`` in the pipeline) and
             masks (``seg_map_path``, ``LoadAnnotations``). As a dict it
             takes what it does not name from ``val`` (type, root, classes,
-            folders; not ``ann_file``), and ``TRAIN_PART_PIPELINE`` when it
+            folders; not ``ann_file``), and ``tag_pipeline()`` when it
             names no pipeline: a config gives only its list and tag file.
         num_train (int, optional): Use the first ``num_train`` of them
             (mmengine's ``indices``). None: all.
@@ -56,7 +53,7 @@ class WSSSValDataset(ConcatDataset):
         keys over it."""
         base = {k: v for k, v in val.items() if k not in ('ann_file', 'pipeline', 'indices')} \
             if isinstance(val, dict) else {}
-        part = copy.deepcopy(dict(base, pipeline=TRAIN_PART_PIPELINE))
+        part = copy.deepcopy(dict(base, pipeline=tag_pipeline(masks=True)))
         part.update(copy.deepcopy(train))
         if num_train is not None:
             part['indices'] = num_train

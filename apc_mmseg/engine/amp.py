@@ -32,10 +32,10 @@ def guard_optim_wrapper(optim_wrapper: dict, guard: Optional[dict] = None) -> di
     optim_wrapper.update(guard or {})
     if not {'nonfinite', 'max_consecutive_skips'} & set(optim_wrapper):
         return optim_wrapper
-    kind = optim_wrapper.get('type', 'OptimWrapper')
-    if kind == 'OptimWrapper':
+    wrapper_type = optim_wrapper.get('type', 'OptimWrapper')
+    if wrapper_type == 'OptimWrapper':
         optim_wrapper['type'] = 'GuardedOptimWrapper'
-    elif kind == 'AmpOptimWrapper':
+    elif wrapper_type == 'AmpOptimWrapper':
         if resolve_amp_dtype(optim_wrapper.get('dtype')) == 'bfloat16':
             optim_wrapper['type'] = 'GuardedBF16OptimWrapper'
             optim_wrapper.pop('dtype', None)

@@ -6,7 +6,7 @@ import torch
 from mmseg.evaluation.metrics import IoUMetric
 from mmseg.registry import METRICS
 
-from ..postprocessing import CRF_DEFAULTS, CRFPool, check_crf_options, crf_areas
+from ..postprocessing import CRFPool, crf_areas, crf_settings
 
 
 def crf_workers(workers: Union[int, str] = 'auto') -> int:
@@ -60,8 +60,7 @@ class CRFIoUMetric(IoUMetric):
     def __init__(self, crf: Optional[dict] = None, workers: Union[int, str] = 'auto',
                  **kwargs):
         super().__init__(**kwargs)
-        check_crf_options(crf or {}, 'CRFIoUMetric crf')
-        self.crf_cfg = dict(CRF_DEFAULTS, **(crf or {}))
+        self.crf_cfg = crf_settings(crf, 'CRFIoUMetric crf')
         self.workers = crf_workers(workers)
         self._pool = CRFPool(self.workers)
 

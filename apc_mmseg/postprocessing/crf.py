@@ -11,13 +11,16 @@ CRF_DEFAULTS = dict(gauss_sxy=1, gauss_compat=3, bilateral_sxy=67,
                     bilateral_srgb=3, bilateral_compat=4, iterations=10)
 
 
-def check_crf_options(options: dict, where: str) -> None:
-    """Refuse ``dense_crf`` options it does not take (a typo would otherwise
-    show only after a whole model pass), naming ``where`` they came from."""
+def crf_settings(options: Optional[dict], where: str) -> dict:
+    """``CRF_DEFAULTS`` updated by ``options``; options ``dense_crf`` does not
+    take are refused (a typo would otherwise show only after a whole model
+    pass), naming ``where`` they came from."""
+    options = dict(options or {})
     unknown = sorted(set(options) - set(CRF_DEFAULTS))
     if unknown:
         raise ValueError(f'{where}: unknown DenseCRF option(s) {unknown}; valid: '
                          f'{sorted(CRF_DEFAULTS)}')
+    return dict(CRF_DEFAULTS, **options)
 
 
 def dense_crf(image: np.ndarray, probs: np.ndarray,

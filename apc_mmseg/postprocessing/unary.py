@@ -31,10 +31,10 @@ CRF_UNARIES = dict(softmax=masked_softmax, sum=masked_sum_normalise)
 
 
 def patch_unary(scores: Tensor, image_labels: Optional[Tensor],
-                kind: str = DEFAULT_UNARY) -> Tensor:
+                name: str = DEFAULT_UNARY) -> Tensor:
     """The CRF's class probabilities ``[C+1, H, W]`` from class-merged patch
     scores (docs/method.md, DenseCRF): ``'softmax'`` (``masked_softmax``) or
     ``'sum'`` (``masked_sum_normalise``, as ViT-PCM)."""
-    if kind not in CRF_UNARIES:
-        raise ValueError(f'crf unary {kind!r}: choose one of {sorted(CRF_UNARIES)}')
-    return CRF_UNARIES[kind](scores, image_labels)
+    if name not in CRF_UNARIES:
+        raise ValueError(f'crf unary {name!r}: choose one of {sorted(CRF_UNARIES)}')
+    return CRF_UNARIES[name](scores, image_labels)

@@ -47,8 +47,8 @@ def plain(obj):
     if isinstance(obj, (np.generic, np.ndarray)):
         return obj.tolist()
     if isinstance(obj, dict):
-        kind = OrderedDict if isinstance(obj, OrderedDict) else dict
-        return kind((k, plain(v)) for k, v in obj.items())
+        mapping_type = OrderedDict if isinstance(obj, OrderedDict) else dict
+        return mapping_type((k, plain(v)) for k, v in obj.items())
     if isinstance(obj, (list, tuple)):
         items = [plain(v) for v in obj]
         return items if isinstance(obj, list) else tuple(items)

@@ -1,6 +1,6 @@
 # The demo recipe on the harder generated set (6 object classes, smaller objects,
-# textured backgrounds): `tools/dataset_converters/make_demo_data.py --kind hard
-# --out data/demo_hard`, or `tools/demo.py --config THIS --kind hard`.
+# textured backgrounds): `tools/dataset_converters/make_demo_data.py --dataset hard
+# --out data/demo_hard`, or `tools/demo.py --config THIS --dataset hard`.
 _base_ = './apc_demo_cpu.py'
 metainfo = dict(
     classes=('background', 'disc', 'square', 'triangle', 'ring', 'cross', 'diamond'),

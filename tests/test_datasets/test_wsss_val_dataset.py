@@ -70,7 +70,6 @@ def test_the_training_part_takes_what_it_does_not_name_from_val(demo_data):
     """The config's base gives the training part only its list and tag file;
     type, root, classes and folders come from val, the pipeline loads tags
     and masks; keys it names win."""
-    from apc_mmseg.datasets.wsss_val_dataset import TRAIN_PART_PIPELINE
     val = dict(type='WeakSegDataset', data_root=demo_data,
                metainfo=dict(classes=('background', 'disc', 'square', 'triangle')),
                data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
@@ -78,7 +77,9 @@ def test_the_training_part_takes_what_it_does_not_name_from_val(demo_data):
     part = WSSSValDataset.train_part(val, dict(ann_file='ImageSets/Segmentation/train.txt',
                                                labels_file='cls_labels.json'), num_train=3)
     assert part == dict(val, ann_file='ImageSets/Segmentation/train.txt',
-                        labels_file='cls_labels.json', pipeline=TRAIN_PART_PIPELINE, indices=3)
+                        labels_file='cls_labels.json', indices=3, pipeline=[
+                            dict(type='LoadImageFromFile'), dict(type='LoadImageLevelLabels'),
+                            dict(type='LoadAnnotations'), dict(type='PackWeakSegInputs')])
     own = WSSSValDataset.train_part(val, dict(ann_file='a.txt', pipeline=['p'], type='X'), None)
     assert (own['pipeline'], own['type'], 'indices' in own) == (['p'], 'X', False)
     ds = WSSSValDataset(val=dict(val, indices=None), num_train=3,

@@ -18,12 +18,31 @@ POOLING = dict(akp='AdaptiveKPooling', max='GlobalMaxPooling', mean='GlobalAvgPo
 @pytest.mark.parametrize('variant', list(ablation.ABLATIONS))
 def test_each_variant_builds_the_model_it_names(variant):
     cfg = Config.fromfile(DEMO_CONFIG)
-    cfg.merge_from_dict(ablation.ABLATIONS[variant])
+    cfg.merge_from_dict(ablation.variant_options(DEMO_CONFIG, variant))
     model = MODELS.build(cfg.model)
     assert type(model.weak_head.pooling).__name__ == POOLING[variant]
     assert (model.pcl_loss is None) == (variant == 'akp_nopcl')
     if variant == 'topk':
-        assert model.weak_head.pooling.k_max == 6
+        assert model.weak_head.pooling.k_max == 6  # the configured AKP's k_max
+
+
+def test_the_lab_top_k_follows_the_configured_k_max():
+    options = ablation.variant_options(DEMO_CONFIG, 'topk', {'model.weak_head.pooling.k_max': 3})
+    cfg = Config.fromfile(DEMO_CONFIG)
+    cfg.merge_from_dict(options)
+    assert cfg.model.weak_head.pooling == dict(type='FixedKPooling', k=3)
+
+
+def test_the_top_k_config_follows_its_base_k_max(tmp_path):
+    voc = osp.join(REPO, 'configs/apc/apc_vitb16_voc.py')
+    topk = osp.join(REPO, 'configs/apc/apc_vitb16_voc_topk.py')
+    assert Config.fromfile(topk).model.weak_head.pooling == dict(type='FixedKPooling', k=6)
+    edited = tmp_path / 'voc_k3.py'
+    edited.write_text(f"_base_ = '{voc}'\nmodel = dict(weak_head=dict(pooling=dict(k_max=3)))\n")
+    derived = tmp_path / 'topk_k3.py'
+    derived.write_text(open(topk).read().replace("'./apc_vitb16_voc.py'", f"'{edited}'"))
+    assert Config.fromfile(str(derived)).model.weak_head.pooling == dict(
+        type='FixedKPooling', k=3)
 
 
 def test_verdict_needs_a_gap_wider_than_both_spreads():
@@ -67,7 +86,7 @@ def fake_summary(seed, variant, start):
 def test_runs_are_reused_only_with_the_same_settings(tmp_path, monkeypatch):
     calls = []
 
-    def fake_run_demo(config, data, work_dir, iters, seed, kind, cfg_options, from_scratch,
+    def fake_run_demo(config, data, work_dir, iters, seed, dataset, cfg_options, from_scratch,
                       **kwargs):
         calls.append((work_dir, iters, seed, cfg_options, from_scratch))
         variant, start = work_dir.split('/')[-2], work_dir.split('/')[-4]
@@ -78,29 +97,29 @@ def test_runs_are_reused_only_with_the_same_settings(tmp_path, monkeypatch):
     data = tmp_path / 'data'
     data.mkdir()
     (data / 'cls_labels.json').write_text('{}')
-    kinds = dict(demo=(DEMO_CONFIG, str(data)))
+    datasets = dict(demo=(DEMO_CONFIG, str(data)))
     work = str(tmp_path / 'abl')
     run = dict(seeds=(0, 1, 2), iters=5, variants=['akp', 'max', 'akp_nopcl'])
 
-    result = ablation.run_ablations(kinds, work, **run)
+    result = ablation.run_ablations(datasets, work, **run)
     assert len(calls) == 2 * 3 * 3  # starts x variants x seeds
     assert (osp.join(work, 'scratch', 'demo', 'max', 'seed_2'), 5, 2,
-            ablation.ABLATIONS['max'], True) in calls
-    cell = next(c for c in result['cells'] if (c['start'], c['variant']) == ('scratch', 'max'))
-    assert cell['pseudo']['values'] == [60, 61, 62]
-    assert cell['pseudo']['mean'] == pytest.approx(61.0)
-    assert cell['pseudo']['std'] == pytest.approx(1.0)  # sample std of 60, 61, 62
-    assert cell['pseudo_crf']['values'] == [61, 62, 63]
-    assert cell['decode']['values'] == [62, 63, 64] and cell['cls_mAP']['values'] == [63, 64, 65]
+            ablation.variant_options(DEMO_CONFIG, 'max'), True) in calls
+    arm = next(c for c in result['arms'] if (c['start'], c['variant']) == ('scratch', 'max'))
+    assert arm['pseudo']['values'] == [60, 61, 62]
+    assert arm['pseudo']['mean'] == pytest.approx(61.0)
+    assert arm['pseudo']['std'] == pytest.approx(1.0)  # sample std of 60, 61, 62
+    assert arm['pseudo_crf']['values'] == [61, 62, 63]
+    assert arm['decode']['values'] == [62, 63, 64] and arm['cls_mAP']['values'] == [63, 64, 65]
     assert json.load(open(osp.join(work, 'ablations.json'))) == result
 
     calls.clear()
-    assert ablation.run_ablations(kinds, work, **run) == result and calls == []
+    assert ablation.run_ablations(datasets, work, **run) == result and calls == []
     run['iters'] = 6  # changed settings: every run again
-    ablation.run_ablations(kinds, work, **run)
+    ablation.run_ablations(datasets, work, **run)
     assert len(calls) == 18 and {c[1] for c in calls} == {6}
     calls.clear()  # options on top of each variant's, and part of the settings
-    ablation.run_ablations(kinds, work, **dict(run, variants=['akp_nopcl'], starts=['scratch'],
+    ablation.run_ablations(datasets, work, **dict(run, variants=['akp_nopcl'], starts=['scratch'],
                                                 cfg_options={'train_cfg.val_interval': 3}))
     assert [c[3] for c in calls] == [{'model.pcl_loss': None, 'train_cfg.val_interval': 3}] * 3
     assert '### demo set, from scratch (6 iterations, seeds 0 1 2, train_cfg.val_interval=3)' \
@@ -112,7 +131,7 @@ def test_runs_are_reused_only_with_the_same_settings(tmp_path, monkeypatch):
     # AKP (51, 52, 53) against max (61, 62, 63): lower by 10, spreads 1 + 1
     assert '| global max pooling + PCL | lower | lower | lower | lower |' in table
     with pytest.raises(ValueError, match='unknown ablation'):
-        ablation.run_ablations(kinds, work, variants=['avg'])
+        ablation.run_ablations(datasets, work, variants=['avg'])
 
 
 def test_the_tool_passes_its_options(tmp_path, monkeypatch):
@@ -121,23 +140,23 @@ def test_the_tool_passes_its_options(tmp_path, monkeypatch):
     spec.loader.exec_module(tool)
     seen = {}
 
-    def fake(kinds, work_dir, **kwargs):
-        seen.update(kinds=kinds, work_dir=work_dir, **kwargs)
-        return dict(seeds=[0, 1, 2], iters=1000, cells=[])
+    def fake(datasets, work_dir, **kwargs):
+        seen.update(datasets=datasets, work_dir=work_dir, **kwargs)
+        return dict(seeds=[0, 1, 2], iters=1000, arms=[])
 
     monkeypatch.setattr(tool, 'run_ablations', fake)
     tool.main(['--ablations', '--jobs', '2', '--work-dir', str(tmp_path)])
-    assert set(seen['kinds']) == {'demo', 'hard'} and seen['jobs'] == 2
+    assert set(seen['datasets']) == {'demo', 'hard'} and seen['jobs'] == 2
     assert seen['seeds'] == [0, 1, 2] and seen['iters'] == 1000
     assert seen['starts'] == ['pretrained', 'scratch']
     assert (tmp_path / 'ablations.md').is_file()
-    tool.main(['--ablations', '--kind', 'hard', '--from-scratch', '--seeds', '4', '--iters', '7',
+    tool.main(['--ablations', '--dataset', 'hard', '--from-scratch', '--seeds', '4', '--iters', '7',
                '--variants', 'max', '--work-dir', str(tmp_path)])
-    assert list(seen['kinds']) == ['hard'] and seen['starts'] == ['scratch']
+    assert list(seen['datasets']) == ['hard'] and seen['starts'] == ['scratch']
     assert seen['seeds'] == [4] and seen['iters'] == 7 and seen['variants'] == ['max']
     tool.main(['--ablations', '--variants', 'akp', '--work-dir', str(tmp_path), '--starts',
                'pretrained', '--cfg-options', 'model.weak_head.pooling.k_max=2'])
     assert seen['cfg_options'] == {'model.weak_head.pooling.k_max': 2}
     assert seen['starts'] == ['pretrained']
-    with pytest.raises(SystemExit, match='name the set with --kind'):
+    with pytest.raises(SystemExit, match='name the set with --dataset'):
         tool.main(['--ablations', '--data', str(tmp_path)])

@@ -3,7 +3,7 @@ demo sets, and is made as its definitions say."""
 import numpy as np
 
 from apc_lab import demo_data, pretrain_data
-from apc_lab.looks import SHAPES, TEXTURES
+from apc_lab.appearance import SHAPES, TEXTURES
 
 
 def overlap(a, b):

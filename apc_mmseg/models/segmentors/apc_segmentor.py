@@ -294,7 +294,10 @@ class APCSegmentor(EncoderDecoder):
             probs = self.weak_head(feats) if set(parts) - {'decode'} else None
             out = {}
             if 'decode' in parts:
-                out['decode'] = self.decode_head(feats).softmax(dim=1)
+                # The head's own predict (a user's head may post-process its
+                # logits): logits at the view's size, then probabilities.
+                metas = [dict(img_shape=shape)] * inputs.shape[0]
+                out['decode'] = self.decode_head.predict(feats, metas, self.test_cfg).softmax(1)
             if 'patch' in parts:
                 out['patch'] = self._patch_map(probs, image_labels if tagged_patch else None)
             if 'pseudo' in parts:
