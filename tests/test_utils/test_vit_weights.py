@@ -1,19 +1,14 @@
 """Converted timm / Google ViT weights reproduce timm's patch features in our backbones."""
-import importlib.machinery
-import importlib.util
-import os.path as osp
 import sys
 
 import numpy as np
 import pytest
 import torch
-from helpers import run, tool_env
+from helpers import reference_timm, run, tool_env
 from mmseg.registry import MODELS
 
 from apc_mmseg.utils.vit_weights import convert, load_source
 
-# `make install` puts timm here, off the import path (the Makefile says why).
-TIMM_DIR = osp.join(sys.prefix, 'reference')
 # ViT-B/16's layout (768 channels, 12 heads, 16 x 16 patches, 384 x 384) with 2
 # of its 12 blocks: every key kind is converted and loaded strictly; the other
 # ten blocks would repeat the same keys at 6x the forward time.
@@ -22,15 +17,7 @@ DEPTH = 2
 
 @pytest.fixture(scope='module')
 def timm():
-    """timm from TIMM_DIR, found there by its spec (the import path stays as
-    it is); its own ``timm.*`` imports resolve through the package's path."""
-    if 'timm' not in sys.modules:
-        spec = importlib.machinery.PathFinder.find_spec('timm', [TIMM_DIR])
-        assert spec is not None, f'timm is not in {TIMM_DIR}: run make install'
-        module = importlib.util.module_from_spec(spec)
-        sys.modules['timm'] = module
-        spec.loader.exec_module(module)
-    return sys.modules['timm']
+    return reference_timm()
 
 
 @pytest.fixture(scope='module')

