@@ -16,14 +16,14 @@ import os.path as osp
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
-import torch
 from mmengine.config import Config
 
 from apc_mmseg.apis.pseudo_masks import file_sha256
 from apc_mmseg.postprocessing import DEFAULT_UNARY
 
 from .demo import FROM_SCRATCH, run_demo, spread, spread_text
-from .demo_data import generate
+from .demo_data import ensure_generated
+from .paired import confidence_for, difference_text, paired_difference
 
 
 def _fixed_top_k(cfg: Config) -> dict:
@@ -61,17 +61,18 @@ def variant_options(config: str, variant: str, cfg_options: dict = None) -> dict
         overrides = overrides(cfg)
     return dict(cfg_options or {}, **overrides)
 # (summary key, column title): what each table shows.
-COLUMNS = (('pseudo', 'pseudo masks, train (no CRF)'),
-           ('pseudo_crf', 'pseudo masks + CRF, train'),
-           ('decode', 'decode head, val'),
+COLUMNS = (('pseudo', 'pseudo masks, test (no CRF)'),
+           ('pseudo_crf', 'pseudo masks + CRF, test'),
+           ('decode', 'decode head, test'),
            ('cls_mAP', 'classifier mAP, val'))
 
 
 def _figures(summary: dict) -> dict:
     rows = {r['what']: r for r in summary['rows']}
     crf = [r for r in summary['rows'] if r['what'].startswith('patch scores + image labels + CRF')]
-    return dict(pseudo=rows['patch scores + image labels']['train'], pseudo_crf=crf[0]['train'],
-                decode=rows['decode head (no labels)']['val'], cls_mAP=summary['cls_mAP'])
+    split = summary['split']
+    return dict(pseudo=rows['patch scores + image labels'][split], pseudo_crf=crf[0][split],
+                decode=rows['decode head (no labels)'][split], cls_mAP=summary['cls_mAP'])
 
 
 def model_fingerprint(config: str, options: dict, from_scratch: bool) -> str:
@@ -110,18 +111,12 @@ def train_or_reuse(config: str, data: str, work_dir: str, settings: dict) -> dic
     return _figures(summary)
 
 
-def _one_thread():
-    # Several runs share the cores: one torch thread each (two runs with
-    # torch's default threads on 2 cores run many times slower).
-    torch.set_num_threads(1)
-
-
 def run_ablations(datasets: dict, work_dir: str = 'work_dirs/ablations', seeds=(0, 1, 2),
                   iters: int = 1000, starts=('pretrained', 'scratch'), variants=None,
                   num_train: int = 200, num_val: int = 50, jobs: int = 1,
                   cfg_options: dict = None) -> dict:
-    """Every (start, dataset, variant, seed) run, ``jobs`` at a time (each with
-    one torch thread when ``jobs > 1``), ``cfg_options`` on top of each
+    """Every (start, dataset, variant, seed) run, ``jobs`` at a time (each at
+    one torch thread, as every run), ``cfg_options`` on top of each
     variant's overrides (part of the runs' settings), into
     ``<work_dir>/<start>/<dataset>/<variant>/seed_<s>``. ``datasets`` maps a set's
     name ('demo', 'hard') to its (config, data folder). Returns (and writes to
@@ -134,8 +129,7 @@ def run_ablations(datasets: dict, work_dir: str = 'work_dirs/ablations', seeds=(
     arms = [(start, dataset, variant)
              for start in starts for dataset in datasets for variant in variants]
     for dataset, (_, data) in datasets.items():  # once, before runs could race to make it
-        if not osp.isfile(osp.join(data, 'cls_labels.json')):
-            generate(data, num_train, num_val, seed=0, dataset=dataset)
+        ensure_generated(data, num_train, num_val, seed=0, dataset=dataset)
     runs = []
     for start, dataset, variant in arms:
         config, data = datasets[dataset]
@@ -150,8 +144,8 @@ def run_ablations(datasets: dict, work_dir: str = 'work_dirs/ablations', seeds=(
             runs.append((config, data, osp.join(work_dir, start, dataset, variant, f'seed_{seed}'),
                          settings))
     if jobs > 1:
-        with ProcessPoolExecutor(jobs, mp_context=get_context('spawn'),
-                                 initializer=_one_thread) as pool:
+        # each run computes at FIGURE_THREADS (one) torch thread: jobs share the cores
+        with ProcessPoolExecutor(jobs, mp_context=get_context('spawn')) as pool:
             figures = list(pool.map(train_or_reuse, *zip(*runs)))
     else:
         figures = [train_or_reuse(*run) for run in runs]
@@ -170,20 +164,11 @@ def run_ablations(datasets: dict, work_dir: str = 'work_dirs/ablations', seeds=(
     return result
 
 
-def verdict(a: dict, b: dict) -> str:
-    """'higher' / 'lower' when ``a``'s mean differs from ``b``'s by more than
-    the two standard deviations together and by at least the tables' 0.1,
-    else 'not shown'."""
-    gap = a['mean'] - b['mean']
-    if abs(gap) <= a['std'] + b['std'] or abs(gap) < 0.05:
-        return 'not shown'
-    return 'higher' if gap > 0 else 'lower'
-
-
 def ablation_tables(result: dict) -> str:
     """Markdown: one table per (start, dataset), a row per variant, each figure
-    as mean ± std (per seed), and whether AKP + PCL is higher than each other
-    variant (``verdict``)."""
+    as mean ± std (per seed); then AKP + PCL minus each other variant, paired
+    over seeds, with its t-interval, Bonferroni-widened over the table's
+    comparisons, and the verdict (``apc_lab.paired``)."""
     out = []
     groups = {}
     for arm in result['arms']:
@@ -201,10 +186,16 @@ def ablation_tables(result: dict) -> str:
                        + ' | '.join(spread_text(arm[k]) for k, _ in COLUMNS) + ' |')
         ours = next((c for c in arms if c['variant'] == 'akp'), None)
         if ours:
-            out += ['', '| AKP + PCL against | ' + ' | '.join(t for _, t in COLUMNS) + ' |',
+            others = [c for c in arms if c is not ours]
+            confidence = confidence_for(len(others) * len(COLUMNS))
+            out += ['', f'| AKP + PCL minus (paired, n = {len(result["seeds"])}, '
+                    f'{100 * confidence:.4g} % intervals: Bonferroni over '
+                    f'{len(others) * len(COLUMNS)}) | '
+                    + ' | '.join(t for _, t in COLUMNS) + ' |',
                     '|---|' + '---|' * len(COLUMNS)]
-            out += [f"| {DESCRIPTIONS[c['variant']]} | "
-                    + ' | '.join(verdict(ours[k], c[k]) for k, _ in COLUMNS) + ' |'
-                    for c in arms if c is not ours]
+            out += [f"| {DESCRIPTIONS[c['variant']]} | " + ' | '.join(
+                difference_text(paired_difference(ours[k]['values'], c[k]['values'],
+                                                  confidence)) for k, _ in COLUMNS) + ' |'
+                for c in others]
         out.append('')
     return '\n'.join(out)

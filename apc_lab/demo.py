@@ -1,15 +1,19 @@
 """The README's main job: train APC from image tags on the demo data, on CPU.
 
-1. generates the demo data set (``apc_lab.demo_data``) unless it exists;
-2. fine-tunes configs/apc/apc_demo_cpu.py from image-level labels only, its ViT
-   starting from the shipped checkpoint pretrained on the generated
-   pretraining world (``from_scratch=True``: random weights, no frozen warm-up);
-3. evaluates: the decode head on val (no labels), and the pseudo masks of the
-   patch scores with the ground-truth image labels on train, with and without
-   DenseCRF, next to two baselines (all background; every pixel of an image
-   given its first labelled class);
+1. generates the data set (``apc_lab.demo_data``) unless it holds exactly
+   the requested one;
+2. fine-tunes the config from image-level labels only (validating on val,
+   the split defaults were chosen on), at ``FIGURE_THREADS`` torch threads
+   (``apc_lab.numerics``); ``from_scratch=True``: random weights, no frozen
+   warm-up;
+3. evaluates on the **test** split (``eval_split``; drawn from a seed no
+   choice was made on): the decode head (no labels), and the pseudo masks of
+   the patch scores with the images' true tags (the model never trained on
+   these images), with and without DenseCRF, next to two baselines (all
+   background; every pixel of an image given its first tagged class);
 4. draws per-class heat maps of the patch scores and prediction overlays into
-   ``<work-dir>/vis/``; writes ``<work-dir>/summary.json`` (with per-class IoU).
+   ``<work-dir>/vis/``; writes ``<work-dir>/summary.json`` (with per-class
+   IoU and the numerics record).
 
 ``run_demo_seeds`` repeats it for several seeds (``<work-dir>/seed_<s>/``) and
 reports each figure's mean, standard deviation and per-seed values: on this
@@ -38,7 +42,8 @@ from apc_mmseg.evaluation import IoUAccumulator
 from apc_mmseg.postprocessing import CRF_UNARIES, DEFAULT_UNARY
 from apc_mmseg.visualization import prediction_panel, save_rgb, score_panel
 
-from .demo_data import generate
+from .demo_data import ensure_generated
+from .numerics import fix_numerics
 
 # The demo config as it trains from random weights: no checkpoint, and no
 # warm-up with the (random) ViT held.
@@ -91,16 +96,19 @@ def draw(model, dataset, out_dir, count=6):
 
 
 def demo_config(config: str, data: str, work_dir: str, seed: int, iters=None,
-                cfg_options: dict = None, from_scratch: bool = False) -> Config:
+                cfg_options: dict = None, from_scratch: bool = False,
+                eval_split: str = 'test') -> Config:
     """``config`` as one demo run trains it: on ``data``, into ``work_dir``,
-    with ``seed``, ``iters`` iterations (validated and saved at the end) and
-    ``cfg_options`` over ``FROM_SCRATCH`` when ``from_scratch``."""
+    with ``seed``, ``iters`` iterations (validated and saved at the end),
+    ``cfg_options`` over ``FROM_SCRATCH`` when ``from_scratch``, and tested
+    on ``eval_split``."""
     cfg = Config.fromfile(config)
     if from_scratch:
         cfg.merge_from_dict(FROM_SCRATCH)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     cfg.merge_from_dict(data_root_options(cfg, data))
+    cfg.test_dataloader.dataset.ann_file = split_file(eval_split)
     cfg.work_dir = work_dir
     # mmengine hands a visualizer of an existing name back to the next runner
     # of the process (its logs in the first run's folder): one name per run.
@@ -110,6 +118,10 @@ def demo_config(config: str, data: str, work_dir: str, seed: int, iters=None,
         cfg.train_cfg.max_iters = cfg.train_cfg.val_interval = iters
         cfg.default_hooks.checkpoint.interval = iters
     return cfg
+
+
+def split_file(split: str) -> str:
+    return f'ImageSets/Segmentation/{split}.txt'
 
 
 def train_and_test(cfg: Config) -> tuple:
@@ -133,65 +145,65 @@ def pseudo_mask_figures(cfg: Config, checkpoint: str, split: str, unaries, worke
     figures = {}
     for unary in (None, ) + tuple(unaries):
         out_dir = osp.join(cfg.work_dir, 'pseudo_masks' + (f'_crf_{unary}' if unary else ''))
-        figures[unary] = make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=split,
+        figures[unary] = make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=split_file(split),
                                            mask_dir='SegmentationClass',
                                            crf=bool(unary) and dict(unary=unary),
                                            workers=workers, overwrite=True, progress=False)
     return figures
 
 
-def _rows(val_miou, pseudo, base_val, base_train) -> list:
-    """The summary's rows: (what, val mIoU, train mIoU), None where not measured."""
-    rows = [('decode head (no labels)', val_miou, None),
-            ('patch scores + image labels', None, pseudo[None]['miou'])]
-    rows += [(f'patch scores + image labels + CRF ({u})', None, pseudo[u]['miou'])
+def _rows(split: str, decode_miou, pseudo, baseline) -> list:
+    """The summary's rows: dict(what, <split>=mIoU)."""
+    rows = [('decode head (no labels)', decode_miou),
+            ('patch scores + image labels', pseudo[None]['miou'])]
+    rows += [(f'patch scores + image labels + CRF ({u})', pseudo[u]['miou'])
              for u in pseudo if u]
-    rows += [('baseline: all background', base_val[0], base_train[0]),
-             ('baseline: first labelled class', base_val[1], base_train[1])]
-    as_float = lambda v: None if v is None else float(v)  # noqa: E731
-    return [dict(what=n, val=as_float(v), train=as_float(t)) for n, v, t in rows]
+    rows += [('baseline: all background', baseline[0]),
+             ('baseline: first labelled class', baseline[1])]
+    return [{'what': name, split: float(value)} for name, value in rows]
 
 
 def run_demo(config: str, data: str = 'data/demo', work_dir: str = 'work_dirs/demo',
              iters=None, num_train: int = 200, num_val: int = 50, workers: int = 2,
              seed: int = 0, dataset: str = 'demo', cfg_options: dict = None,
-             from_scratch: bool = False, unaries=None, pictures: bool = True) -> dict:
-    """Generate the ``dataset`` (if missing), train with ``seed``, evaluate,
-    draw; returns the summary (``rows`` of (what, val mIoU, train mIoU), the
-    classifier's val ``cls_mAP``, per-class IoU, timings) also written to
+             from_scratch: bool = False, unaries=None, pictures: bool = True,
+             eval_split: str = 'test', num_test: int = 100) -> dict:
+    """Generate the ``dataset`` (unless there), train with ``seed``,
+    evaluate on ``eval_split``, draw; returns the summary (``rows`` of
+    (what, mIoU on the split), the classifier's val ``cls_mAP``, per-class
+    IoU, timings, the numerics record) also written to
     ``<work_dir>/summary.json``. The pseudo masks are refined with each CRF
     unary in ``unaries`` (default: all of ``CRF_UNARIES``, the default one
     first); ``pictures=False`` draws nothing."""
     t0 = time.perf_counter()
-    if not osp.isfile(osp.join(data, 'cls_labels.json')):
-        generate(data, num_train, num_val, seed=0, dataset=dataset)
-    cfg = demo_config(config, data, work_dir, seed, iters, cfg_options, from_scratch)
-    ckpt, device, cls_map, train_seconds, val_miou = train_and_test(cfg)
+    numerics = fix_numerics()
+    ensure_generated(data, num_train, num_val, seed=0, dataset=dataset, num_test=num_test)
+    cfg = demo_config(config, data, work_dir, seed, iters, cfg_options, from_scratch,
+                      eval_split)
+    ckpt, device, cls_map, train_seconds, decode_miou = train_and_test(cfg)
     if unaries is None:
         unaries = (DEFAULT_UNARY, ) + tuple(sorted(set(CRF_UNARIES) - {DEFAULT_UNARY}))
-    train_split = 'ImageSets/Segmentation/train.txt'
-    pseudo = pseudo_mask_figures(cfg, ckpt, train_split, unaries, workers)
+    pseudo = pseudo_mask_figures(cfg, ckpt, eval_split, unaries, workers)
     num_classes = cfg.model.decode_head.num_classes
-    val_set = build_label_dataset(cfg, 'ImageSets/Segmentation/val.txt', 'SegmentationClass',
-                                  data_root=data)
-    train_set = build_label_dataset(cfg, train_split, 'SegmentationClass', data_root=data)
+    eval_set = build_label_dataset(cfg, split_file(eval_split), 'SegmentationClass',
+                                   data_root=data)
     model = init_model(cfg, ckpt, device=device)
     if pictures:
-        draw(model, val_set, osp.join(work_dir, 'vis'))
-    per_class = dict(classes=list(val_set.metainfo['classes']),
-                     val_decode=decode_per_class_iou(model, val_set, num_classes),
-                     train_pseudo=[100 * v for v in pseudo[None]['per_class_iou']],
-                     **{f'train_pseudo_crf_{u}': [100 * v for v in pseudo[u]['per_class_iou']]
+        draw(model, eval_set, osp.join(work_dir, 'vis'))
+    per_class = dict(classes=list(eval_set.metainfo['classes']), split=eval_split,
+                     decode=decode_per_class_iou(model, eval_set, num_classes),
+                     pseudo=[100 * v for v in pseudo[None]['per_class_iou']],
+                     **{f'pseudo_crf_{u}': [100 * v for v in pseudo[u]['per_class_iou']]
                         for u in unaries})
-    rows = _rows(val_miou, pseudo, baselines(val_set, num_classes),
-                 baselines(train_set, num_classes))
-    summary = dict(rows=rows, train_seconds=train_seconds,
+    summary = dict(rows=_rows(eval_split, decode_miou, pseudo,
+                              baselines(eval_set, num_classes)),
+                   split=eval_split, train_seconds=train_seconds,
                    total_seconds=time.perf_counter() - t0,
                    pseudo_images_per_s=pseudo[None]['images_per_s'],
                    pseudo_crf_images_per_s=pseudo[unaries[0]]['images_per_s'],
                    vis_dir=osp.join(work_dir, 'vis') if pictures else None,
                    cls_mAP=cls_map, seed=seed, from_scratch=from_scratch,
-                   per_class_iou=per_class)
+                   per_class_iou=per_class, numerics=numerics)
     with open(osp.join(work_dir, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=2)
     return summary
@@ -221,7 +233,7 @@ def run_demo_seeds(config: str, seeds, data: str = 'data/demo',
     rows = []
     for i, row in enumerate(runs[0]['rows']):
         out = dict(what=row['what'])
-        for split in ('val', 'train'):
+        for split in set(row) - {'what'}:
             values = [run['rows'][i][split] for run in runs]
             out[split] = None if values[0] is None else spread(values)
         rows.append(out)
@@ -243,7 +255,7 @@ def compare_runs(work_dirs, names=None) -> str:
             summary = json.load(f)
         cells = [(row['what'], split, row[split]) for row in summary['rows']
                  if not row['what'].startswith('baseline')
-                 for split in ('val', 'train') if row[split] is not None]
+                 for split in ('val', 'train', 'test') if row.get(split) is not None]
         if header is None:
             header = [f'{what} ({split})' for what, split, _ in cells]
             lines += ['| run | ' + ' | '.join(header) + ' |',

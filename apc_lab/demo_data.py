@@ -5,13 +5,20 @@ instances) on weakly coloured, varied backgrounds; the classes differ in
 shape, colour and texture. ``dataset='hard'``: 6 object classes, 1-4 per image,
 smaller objects, and backgrounds carrying stripes and checks like the
 objects' own textures; two classes share a colour and differ only in shape
-(disc and ring). Written:
-``JPEGImages/*.jpg``, ``SegmentationClass/*.png`` (masks, evaluation only),
-``ImageSets/Segmentation/{train,val}.txt`` and ``cls_labels.json``
-(image id -> class names, the only supervision training uses).
+(disc and ring). ``dataset='photo'``: real photographs on real photographs
+(``apc_lab.photo_data``). Written: ``JPEGImages/*.jpg``,
+``SegmentationClass/*.png`` (masks, evaluation only),
+``ImageSets/Segmentation/{train,val,test}.txt``, ``cls_labels.json`` (image
+id -> class names, the only supervision training uses) and
+``generated.json`` (what made the set, so a changed request remakes it).
+
+The test split is drawn from its own generator, seeded by ``TEST_SEED +
+seed``: no default of the project was chosen on it (val is for choosing),
+and the train and val images are the same with or without it.
 
 Command line: ``tools/dataset_converters/make_demo_data.py``.
 """
+import functools
 import json
 import os
 import os.path as osp
@@ -20,6 +27,8 @@ import cv2
 import numpy as np
 
 from .appearance import background, paint, shape_mask
+from .photo_data import CLASSES as PHOTO_CLASSES
+from .photo_data import make_photo_image
 
 CLASSES = ('background', 'disc', 'square', 'triangle')
 HARD_CLASSES = CLASSES + ('ring', 'cross', 'diamond')
@@ -35,10 +44,14 @@ LOOKS = dict(
     cross=dict(shape='cross', texture='checks', colour=((120, 20, 140), (200, 80, 220))),
     diamond=dict(shape='diamond', texture='vertical_stripes',
                  colour=((190, 170, 20), (255, 240, 90))))
-GENERATED_SETS = dict(demo=dict(classes=CLASSES, radius=(0.1, 0.22), per_image=(1, 4),
-                       textured_background=False),
-             hard=dict(classes=HARD_CLASSES, radius=(0.06, 0.13), per_image=(1, 5),
-                       textured_background=True))
+SHAPE_SETS = dict(demo=dict(classes=CLASSES, radius=(0.1, 0.22), per_image=(1, 4),
+                            textured_background=False),
+                  hard=dict(classes=HARD_CLASSES, radius=(0.06, 0.13), per_image=(1, 5),
+                            textured_background=True))
+# Fixed on 2026-12-03 before any figure on a test split was made; never tuned.
+TEST_SEED = 7_000_001
+# Bumped when a generator's images change, so that sets made before are remade.
+GENERATOR_VERSION = 2
 
 
 def _textured_background(rng, h, w):
@@ -59,7 +72,7 @@ def _textured_background(rng, h, w):
 
 
 def make_image(rng, size_range=(96, 160), dataset='demo'):
-    spec = GENERATED_SETS[dataset]
+    spec = SHAPE_SETS[dataset]
     h, w = (int(v) for v in rng.integers(*size_range, size=2))
     img = (_textured_background if spec['textured_background'] else background)(rng, h, w)
     label = np.zeros((h, w), np.uint8)
@@ -76,22 +89,59 @@ def make_image(rng, size_range=(96, 160), dataset='demo'):
     return np.clip(img, 0, 255).astype(np.uint8), label, present
 
 
-def generate(out_dir, num_train=200, num_val=50, seed=0, dataset='demo'):
-    """Write ``num_train`` + ``num_val`` images of ``dataset`` ('demo' or 'hard')."""
+# name -> (class names, image maker: rng -> (RGB uint8, mask uint8, present ids))
+GENERATED_SETS = dict(
+    demo=(CLASSES, functools.partial(make_image, dataset='demo')),
+    hard=(HARD_CLASSES, functools.partial(make_image, dataset='hard')),
+    photo=(PHOTO_CLASSES, make_photo_image))
+
+
+def _write(out_dir, img_id, img, mask):
+    cv2.imwrite(osp.join(out_dir, 'JPEGImages', img_id + '.jpg'), img[..., ::-1],
+                [cv2.IMWRITE_JPEG_QUALITY, 95])
+    cv2.imwrite(osp.join(out_dir, 'SegmentationClass', img_id + '.png'), mask)
+
+
+def generation_record(num_train, num_val, seed, dataset, num_test) -> dict:
+    """What ``generate`` writes to ``generated.json``: equal records, equal sets."""
+    return dict(dataset=dataset, seed=seed, num_train=num_train, num_val=num_val,
+                num_test=num_test, test_seed=TEST_SEED + seed, version=GENERATOR_VERSION)
+
+
+def is_generated(out_dir, record: dict) -> bool:
+    """Whether ``out_dir`` holds the set of ``record`` (``generation_record``)."""
+    path = osp.join(out_dir, 'generated.json')
+    if not osp.isfile(path):
+        return False
+    with open(path) as f:
+        return json.load(f) == record
+
+
+def ensure_generated(out_dir, num_train=200, num_val=50, seed=0, dataset='demo',
+                     num_test=100) -> str:
+    """``generate`` unless ``out_dir`` already holds exactly that set."""
+    if not is_generated(out_dir, generation_record(num_train, num_val, seed, dataset,
+                                                   num_test)):
+        generate(out_dir, num_train, num_val, seed, dataset, num_test)
+    return out_dir
+
+
+def generate(out_dir, num_train=200, num_val=50, seed=0, dataset='demo', num_test=100):
+    """Write ``num_train`` + ``num_val`` images of ``dataset`` (a name of
+    ``GENERATED_SETS``) from ``seed``, and ``num_test`` from ``TEST_SEED + seed``."""
     if dataset not in GENERATED_SETS:
-        raise ValueError(f'data dataset {dataset!r}: choose one of {sorted(GENERATED_SETS)}')
-    names = GENERATED_SETS[dataset]['classes']
-    rng = np.random.default_rng(seed)
+        raise ValueError(f'generated data set {dataset!r}: choose one of '
+                         f'{sorted(GENERATED_SETS)}')
+    names, make = GENERATED_SETS[dataset]
     for sub in ('JPEGImages', 'SegmentationClass', 'ImageSets/Segmentation'):
         os.makedirs(osp.join(out_dir, sub), exist_ok=True)
-    labels, splits = {}, {'train': [], 'val': []}
-    for i in range(num_train + num_val):
-        split = 'train' if i < num_train else 'val'
+    labels, splits = {}, {'train': [], 'val': [], 'test': []}
+    rng, test_rng = np.random.default_rng(seed), np.random.default_rng(TEST_SEED + seed)
+    for i in range(num_train + num_val + num_test):
+        split = 'train' if i < num_train else 'val' if i < num_train + num_val else 'test'
         img_id = f'{split}_{i:05d}'
-        img, mask, present = make_image(rng, dataset=dataset)
-        cv2.imwrite(osp.join(out_dir, 'JPEGImages', img_id + '.jpg'), img[..., ::-1],
-                    [cv2.IMWRITE_JPEG_QUALITY, 95])
-        cv2.imwrite(osp.join(out_dir, 'SegmentationClass', img_id + '.png'), mask)
+        img, mask, present = make(test_rng if split == 'test' else rng)
+        _write(out_dir, img_id, img, mask)
         labels[img_id] = [names[c] for c in present]
         splits[split].append(img_id)
     for split, ids in splits.items():
@@ -99,4 +149,6 @@ def generate(out_dir, num_train=200, num_val=50, seed=0, dataset='demo'):
             f.write('\n'.join(ids) + '\n')
     with open(osp.join(out_dir, 'cls_labels.json'), 'w') as f:
         json.dump(labels, f, indent=0)
+    with open(osp.join(out_dir, 'generated.json'), 'w') as f:
+        json.dump(generation_record(num_train, num_val, seed, dataset, num_test), f, indent=1)
     return out_dir

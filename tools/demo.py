@@ -8,14 +8,20 @@ scratch (apc_lab.ablation), as markdown tables."""
 import argparse
 import os.path as osp
 
-from mmengine.config import DictAction
+from apc_lab.numerics import pin_isa
 
-import apc_mmseg  # noqa: F401  (registers the components)
-from apc_lab.ablation import ABLATIONS, ablation_tables, run_ablations
-from apc_lab.demo import run_demo, run_demo_seeds, spread_text
+pin_isa()  # before torch loads (apc_lab/numerics.py: the same figures on any machine)
+
+from mmengine.config import DictAction  # noqa: E402
+
+import apc_mmseg  # noqa: F401,E402  (registers the components)
+from apc_lab.ablation import ABLATIONS, ablation_tables, run_ablations  # noqa: E402
+from apc_lab.demo import run_demo, run_demo_seeds, spread_text  # noqa: E402
 
 CONFIGS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs/apc')
-DATASET_DEFAULTS = dict(  # config, data, work dir
+DATASET_DEFAULTS = dict(  # config, data, work dir; the first is the default
+    photo=(osp.join(CONFIGS, 'apc_efficientnet-lite0_photo_cpu.py'), 'data/demo_photo',
+           'work_dirs/demo_photo'),
     demo=(osp.join(CONFIGS, 'apc_demo_cpu.py'), 'data/demo', 'work_dirs/demo'),
     hard=(osp.join(CONFIGS, 'apc_demo_hard_cpu.py'), 'data/demo_hard', 'work_dirs/demo_hard'))
 
@@ -31,23 +37,30 @@ def figure_text(v, width):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--dataset', choices=sorted(DATASET_DEFAULTS),
-                        help="the generated set: 'demo' (3 classes, the default) or 'hard' (6 "
-                        'classes, smaller objects, textured backgrounds); sets the defaults '
-                        'below (--ablations: both sets unless given)')
-    parser.add_argument('--config', help='default: configs/apc/apc_demo[_hard]_cpu.py')
-    parser.add_argument('--data', help='default: data/demo[_hard]')
-    parser.add_argument('--work-dir', help='default: work_dirs/demo[_hard]')
+                        help="the generated set: 'photo' (the default: real photographs, 5 "
+                        "classes, the ImageNet EfficientNet-Lite0), 'demo' (3 shape classes, "
+                        "the demo ViT) or 'hard' (6 classes, smaller objects, textured "
+                        'backgrounds); sets the defaults below (--ablations: every set '
+                        'unless given)')
+    parser.add_argument('--config', help='default: the set\'s config (DATASET_DEFAULTS)')
+    parser.add_argument('--data', help='default: data/demo_photo, data/demo, data/demo_hard')
+    parser.add_argument('--work-dir', help='default: work_dirs/demo_photo, ...')
     parser.add_argument('--iters', type=int,
                         help='training iterations (default: config; --ablations: 1000)')
     parser.add_argument('--num-train', type=int, default=200)
     parser.add_argument('--num-val', type=int, default=50)
+    parser.add_argument('--num-test', type=int, default=100)
+    parser.add_argument('--eval-split', choices=['test', 'val'], default='test',
+                        help="where the figures are measured: 'test' (drawn from a seed no "
+                        "choice was made on) or 'val' (for choosing settings)")
     parser.add_argument('--workers', type=int, default=2, help='CRF worker processes')
     parser.add_argument('--seeds', type=int, nargs='+',
                         help='one run per seed (work dirs <work-dir>/seed_<s> when several; '
                         'default: 0, --ablations: 0 1 2)')
     parser.add_argument('--from-scratch', action='store_true',
-                        help='train the ViT from random weights (default: from the shipped '
-                        'checkpoint pretrained on the generated pretraining world; '
+                        help='train the backbone from random weights (default: from its '
+                        'pretrained checkpoint: ImageNet for the photo set, the tag-pretrained '
+                        'demo ViT for the others; '
                         '--ablations: both unless given)')
     parser.add_argument('--ablations', action='store_true',
                         help='the ablation tables instead of the demo: every --variants '
@@ -89,7 +102,7 @@ def main(argv=None):
     args = parse_args(argv)
     if args.ablations:
         return ablations(args)
-    args.dataset = args.dataset or 'demo'
+    args.dataset = args.dataset or next(iter(DATASET_DEFAULTS))
     args.seeds = args.seeds or [0]
     defaults = DATASET_DEFAULTS[args.dataset]
     args.config, args.data, args.work_dir = (
@@ -97,7 +110,8 @@ def main(argv=None):
                                                    defaults))
     common = dict(iters=args.iters, num_train=args.num_train, num_val=args.num_val,
                   workers=args.workers, dataset=args.dataset, cfg_options=args.cfg_options,
-                  from_scratch=args.from_scratch)
+                  from_scratch=args.from_scratch, num_test=args.num_test,
+                  eval_split=args.eval_split)
     if len(args.seeds) == 1:
         summary = run_demo(args.config, args.data, args.work_dir, seed=args.seeds[0], **common)
         width = 6
@@ -106,11 +120,10 @@ def main(argv=None):
         width = 8 + 5 * len(args.seeds) + 8
     seeds = ', '.join(map(str, args.seeds))
     start = 'from scratch' if args.from_scratch else 'pretrained'
-    print(f"\n{f'APC {args.dataset}, {start} (mIoU, %; seed {seeds})':43s} {'val':>{width}s} "
-          f"{'train':>{width}s}")
+    split = args.eval_split
+    print(f"\n{f'APC {args.dataset}, {start} (mIoU, %; seed {seeds})':43s} {split:>{width}s}")
     for row in summary['rows']:
-        print(f"{row['what']:43s} {figure_text(row['val'], width)} "
-              f"{figure_text(row['train'], width)}")
+        print(f"{row['what']:43s} {figure_text(row[split], width)}")
     if len(args.seeds) == 1:
         print(f"\ntraining {summary['train_seconds'] / 60:.1f} min, whole demo "
               f"{summary['total_seconds'] / 60:.1f} min; pseudo masks "

@@ -160,17 +160,15 @@ def test_demo_end_to_end_shortened_with_two_seeds(tmp_path):
     from apc_lab.demo import run_demo_seeds
     work = tmp_path / 'work'
     summary = run_demo_seeds(DEMO_CONFIG, [0, 1], str(tmp_path / 'data'), str(work), iters=6,
-                             num_train=12, num_val=4, workers=1)
+                             num_train=12, num_val=4, num_test=4, workers=1)
     names = [r['what'] for r in summary['rows']]
     assert names[0] == 'decode head (no labels)' and 'baseline: all background' in names
     runs = [json.load(open(work / f'seed_{s}' / 'summary.json')) for s in (0, 1)]
     assert [r['seed'] for r in runs] == [0, 1]
     for i, row in enumerate(summary['rows']):
-        for split in ('val', 'train'):
+        assert set(row) == {'what', 'test'}  # every figure on the test split
+        for split in ('test', ):
             per_seed = [one['rows'][i][split] for one in runs]
-            if per_seed[0] is None:
-                assert row[split] is None
-                continue
             assert all(0 <= v <= 100 for v in per_seed)
             assert row[split]['values'] == per_seed
             assert row[split]['mean'] == pytest.approx(statistics.mean(per_seed))
@@ -180,19 +178,20 @@ def test_demo_end_to_end_shortened_with_two_seeds(tmp_path):
         logged = [json.loads(line) for path in glob.glob(
             str(work / f'seed_{seed}' / '*' / 'vis_data' / 'scalars.json')) for line in open(path)]
         assert one['cls_mAP'] == [r for r in logged if 'cls_mAP' in r][-1]['cls_mAP']
+        assert one['numerics']['threads'] == 1 and one['split'] == 'test'
         per_class = one['per_class_iou']
-        assert per_class['classes'][0] == 'background'
-        assert len(per_class['val_decode']) == len(per_class['train_pseudo_crf_softmax']) == \
-            len(per_class['train_pseudo_crf_sum']) == 4
+        assert per_class['classes'][0] == 'background' and per_class['split'] == 'test'
+        assert len(per_class['decode']) == len(per_class['pseudo_crf_softmax']) == \
+            len(per_class['pseudo_crf_sum']) == 4
         # one CRF row per unary, each the mean of its per-class IoU
         for unary in ('softmax', 'sum'):
             row = names.index(f'patch scores + image labels + CRF ({unary})')
-            present = [v for v in per_class[f'train_pseudo_crf_{unary}'] if v == v]
-            assert statistics.mean(present) == pytest.approx(one['rows'][row]['train'],
+            present = [v for v in per_class[f'pseudo_crf_{unary}'] if v == v]
+            assert statistics.mean(present) == pytest.approx(one['rows'][row]['test'],
                                                              abs=1e-6)
         # the per-class mean is the reported mIoU (classes present in the set)
-        present = [v for v in per_class['train_pseudo'] if v == v]
-        assert statistics.mean(present) == pytest.approx(one['rows'][1]['train'], abs=1e-6)
+        present = [v for v in per_class['pseudo'] if v == v]
+        assert statistics.mean(present) == pytest.approx(one['rows'][1]['test'], abs=1e-6)
     assert json.load(open(work / 'seeds_summary.json'))['seeds'] == [0, 1]
     vis = work / 'seed_0' / 'vis'
     assert len(glob.glob(str(vis / '*_heatmaps.png'))) == 4

@@ -45,18 +45,6 @@ def test_the_top_k_config_follows_its_base_k_max(tmp_path):
         type='FixedKPooling', k=3)
 
 
-def test_verdict_needs_a_gap_wider_than_both_spreads():
-    a = dict(mean=70.0, std=2.0)
-    assert ablation.verdict(a, dict(mean=65.0, std=2.9)) == 'higher'   # 5.0 > 4.9
-    assert ablation.verdict(a, dict(mean=65.0, std=3.0)) == 'not shown'  # 5.0 <= 5.0
-    assert ablation.verdict(a, dict(mean=75.5, std=1.0)) == 'lower'
-    assert ablation.verdict(a, dict(mean=71.0, std=0.0)) == 'not shown'
-    # no spread at all (a saturated figure): a gap below the tables' 0.1 is not shown
-    b = dict(mean=100.0, std=0.0)
-    assert ablation.verdict(b, dict(mean=99.97, std=0.0)) == 'not shown'
-    assert ablation.verdict(b, dict(mean=99.9, std=0.0)) == 'higher'
-
-
 def test_the_fingerprint_follows_the_config_and_the_checkpoint(tmp_path):
     shipped = Config.fromfile(DEMO_CONFIG).model.backbone.init_cfg.checkpoint
     checkpoint = tmp_path / 'vit.pth'
@@ -77,10 +65,10 @@ def fake_summary(seed, variant, start):
     """Figures that tell the runs apart: pseudo = seed + 10 * variant index."""
     value = seed + 10 * list(ablation.ABLATIONS).index(variant) + (50 if start == 'scratch'
                                                                    else 0)
-    return dict(cls_mAP=value + 3, rows=[
-        dict(what='decode head (no labels)', val=value + 2, train=None),
-        dict(what='patch scores + image labels', val=None, train=value),
-        dict(what='patch scores + image labels + CRF (softmax)', val=None, train=value + 1)])
+    return dict(cls_mAP=value + 3, split='test', rows=[
+        dict(what='decode head (no labels)', test=value + 2),
+        dict(what='patch scores + image labels', test=value),
+        dict(what='patch scores + image labels + CRF (softmax)', test=value + 1)])
 
 
 def test_runs_are_reused_only_with_the_same_settings(tmp_path, monkeypatch):
@@ -93,15 +81,15 @@ def test_runs_are_reused_only_with_the_same_settings(tmp_path, monkeypatch):
         return fake_summary(seed, variant, start)
 
     monkeypatch.setattr(ablation, 'run_demo', fake_run_demo)
-    monkeypatch.setattr(ablation, 'generate', lambda *a, **k: pytest.fail('data exists'))
+    made = []
+    monkeypatch.setattr(ablation, 'ensure_generated', lambda data, *a, **k: made.append(data))
     data = tmp_path / 'data'
-    data.mkdir()
-    (data / 'cls_labels.json').write_text('{}')
     datasets = dict(demo=(DEMO_CONFIG, str(data)))
     work = str(tmp_path / 'abl')
     run = dict(seeds=(0, 1, 2), iters=5, variants=['akp', 'max', 'akp_nopcl'])
 
     result = ablation.run_ablations(datasets, work, **run)
+    assert made == [str(data)]  # once, before the runs
     assert len(calls) == 2 * 3 * 3  # starts x variants x seeds
     assert (osp.join(work, 'scratch', 'demo', 'max', 'seed_2'), 5, 2,
             ablation.variant_options(DEMO_CONFIG, 'max'), True) in calls
@@ -128,8 +116,11 @@ def test_runs_are_reused_only_with_the_same_settings(tmp_path, monkeypatch):
     table = ablation.ablation_tables(result)
     assert '### demo set, from scratch (5 iterations, seeds 0 1 2)' in table
     assert '| global max pooling + PCL | 61.0 ± 1.0 (60.0 61.0 62.0) |' in table
-    # AKP (51, 52, 53) against max (61, 62, 63): lower by 10, spreads 1 + 1
-    assert '| global max pooling + PCL | lower | lower | lower | lower |' in table
+    # AKP (51, 52, 53) minus max (61, 62, 63): -10 on every seed, an interval
+    # of no width; 2 comparisons x 4 columns
+    assert 'paired, n = 3, 99.38 % intervals: Bonferroni over 8' in table
+    assert ('| global max pooling + PCL | -10.0 [-10.0, -10.0] lower | '
+            '-10.0 [-10.0, -10.0] lower |') in table
     with pytest.raises(ValueError, match='unknown ablation'):
         ablation.run_ablations(datasets, work, variants=['avg'])
 
@@ -146,7 +137,7 @@ def test_the_tool_passes_its_options(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tool, 'run_ablations', fake)
     tool.main(['--ablations', '--jobs', '2', '--work-dir', str(tmp_path)])
-    assert set(seen['datasets']) == {'demo', 'hard'} and seen['jobs'] == 2
+    assert set(seen['datasets']) == {'photo', 'demo', 'hard'} and seen['jobs'] == 2
     assert seen['seeds'] == [0, 1, 2] and seen['iters'] == 1000
     assert seen['starts'] == ['pretrained', 'scratch']
     assert (tmp_path / 'ablations.md').is_file()

@@ -4,7 +4,6 @@ config's backbone with every tensor used, and the objectives are recorded
 import hashlib
 import os.path as osp
 
-import numpy as np
 import pytest
 import torch
 from helpers import DEMO_CONFIG, REPO, load_config
@@ -21,7 +20,7 @@ def test_the_shipped_checkpoint_is_the_recorded_one():
     with open(SHIPPED, 'rb') as f:
         assert hashlib.sha256(f.read()).hexdigest() == recorded
     meta = torch.load(SHIPPED, map_location='cpu', weights_only=True)['meta']
-    assert meta['held_out_accuracy'] > 0.5  # chance: 1 / 24
+    assert meta['objective'] == 'tags' and meta['mAP'] > 0.5
 
 
 def test_it_loads_into_the_demo_backbone_with_every_tensor_used():
@@ -38,24 +37,26 @@ def test_it_loads_into_the_demo_backbone_with_every_tensor_used():
         assert torch.equal(v, shipped[k]), k
 
 
-def test_the_image_objective_is_recorded_and_an_unknown_one_refused(tmp_path):
-    run = pretrain_backbone(DEMO_CONFIG, str(tmp_path / 'image.pth'), iters=1, batch_size=4,
-                            num_images=24, objective='image', log=None)
-    assert 0 <= run['held_out_accuracy'] <= 1
-    state = torch.load(tmp_path / 'image.pth', map_location='cpu', weights_only=True)
-    assert state['meta']['objective'] == 'image' and len(state['meta']['classes']) == 24
-    with pytest.raises(ValueError, match="objective 'pixel'"):
-        pretrain_backbone(DEMO_CONFIG, str(tmp_path / 'x.pth'), iters=1, num_images=24,
-                          objective='pixel', log=None)
-    assert not (tmp_path / 'x.pth').exists()
+def test_the_held_out_figures_are_exact_match_and_map():
+    from apc_lab.pretrain import _held_out_figures
+
+    class Tokens(torch.nn.Module):  # the "backbone": each image's logits as a 1x1 map
+        def forward(self, x):
+            return [x[:, :, None, None]]
+
+    tags = torch.tensor([[1., 0.], [0., 1.], [1., 1.], [0., 0.]])
+    logits = torch.tensor([[2., -1.], [-1., 3.], [1., -2.], [-3., 0.5]])
+    figures = _held_out_figures(Tokens(), torch.nn.Identity(), logits, tags)
+    # exact sets: images 0 and 1 (2 misses class 1, 3 predicts class 1)
+    assert figures['exact_match'] == 0.5
+    # class 0: scores 2, 1 are its positives, ranked 1st and 2nd: AP 1.
+    # class 1: ranking 3 (+), 0.5 (-), -1 (-), -2 (+): AP (1/1 + 2/4) / 2 = 0.75
+    assert figures['mAP'] == pytest.approx((1 + 0.75) / 2)
 
 
-def test_patch_targets_are_the_fraction_of_each_label_in_the_patch():
-    from apc_lab.pretrain import _patch_targets
-    masks = np.zeros((1, 16, 8), np.uint8)  # two 8x8 patches, one above the other
-    masks[0, :4, :] = 3  # the top patch: half class 3 (label 3), half the scene
-    masks[0, 8:, :2] = 1  # the bottom one: a quarter label 1
-    t = _patch_targets(masks, 4, 8)[0]  # [4 labels, 2, 1]
-    assert t.shape == (4, 2, 1)
-    assert t[:, 0, 0].tolist() == [0.5, 0, 0, 0.5]
-    assert t[:, 1, 0].tolist() == [0.75, 0.25, 0, 0]
+def test_the_tags_objective_is_recorded(tmp_path):
+    run = pretrain_backbone(DEMO_CONFIG, str(tmp_path / 'tags.pth'), iters=1, batch_size=4,
+                            num_images=24, log=None)
+    assert 0 <= run['exact_match'] <= 1 and 0 <= run['mAP'] <= 1
+    state = torch.load(tmp_path / 'tags.pth', map_location='cpu', weights_only=True)
+    assert state['meta']['objective'] == 'tags' and len(state['meta']['classes']) == 24

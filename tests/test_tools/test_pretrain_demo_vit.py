@@ -28,7 +28,7 @@ def test_the_tool_writes_what_the_demo_loads(tmp_path):
     backbone = MODELS.build(cfg.model.backbone)
     backbone.init_weights()
     written = torch.load(out, map_location='cpu', weights_only=True)
-    assert written['meta']['objective'] == 'patch' and written['meta']['iters'] == 2
+    assert written['meta']['objective'] == 'tags' and written['meta']['iters'] == 2
     assert set(written['state_dict']) == set(backbone.state_dict())
     for k, v in backbone.state_dict().items():
         assert torch.equal(v, written['state_dict'][k]), k

