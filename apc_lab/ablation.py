@@ -21,8 +21,9 @@ from mmengine.config import Config
 from apc_mmseg.apis.pseudo_masks import file_sha256
 from apc_mmseg.postprocessing import DEFAULT_UNARY
 
-from .demo import FROM_SCRATCH, run_demo, spread, spread_text
+from .demo import FROM_SCRATCH, demo_fingerprint, run_demo, spread, spread_text
 from .demo_data import ensure_generated
+from .figures import fingerprint
 from .paired import confidence_for, difference_text, paired_difference
 
 
@@ -41,6 +42,8 @@ ABLATIONS = {
     'mean': {'model.weak_head.pooling': dict(_delete_=True, type='GlobalAvgPooling')},
     'topk': _fixed_top_k,
     'akp_nopcl': {'model.pcl_loss': None},
+    'max_nopcl': {'model.weak_head.pooling': dict(_delete_=True, type='GlobalMaxPooling'),
+                  'model.pcl_loss': None},
 }
 DESCRIPTIONS = {
     'akp': 'AKP + PCL (the method)',
@@ -48,6 +51,7 @@ DESCRIPTIONS = {
     'mean': 'global average pooling + PCL',
     'topk': 'fixed top-K pooling (K = k_max) + PCL',
     'akp_nopcl': 'AKP, no PCL',
+    'max_nopcl': 'global max pooling, no PCL',
 }
 
 
@@ -61,9 +65,10 @@ def variant_options(config: str, variant: str, cfg_options: dict = None) -> dict
         overrides = overrides(cfg)
     return dict(cfg_options or {}, **overrides)
 # (summary key, column title): what each table shows.
-COLUMNS = (('pseudo', 'pseudo masks, test (no CRF)'),
-           ('pseudo_crf', 'pseudo masks + CRF, test'),
+COLUMNS = (('decode_crf', 'decode head + CRF, test'),
            ('decode', 'decode head, test'),
+           ('pseudo', 'pseudo masks, test (no CRF)'),
+           ('pseudo_crf', 'pseudo masks + CRF, test'),
            ('cls_mAP', 'classifier mAP, val'))
 
 
@@ -72,7 +77,9 @@ def _figures(summary: dict) -> dict:
     crf = [r for r in summary['rows'] if r['what'].startswith('patch scores + image labels + CRF')]
     split = summary['split']
     return dict(pseudo=rows['patch scores + image labels'][split], pseudo_crf=crf[0][split],
-                decode=rows['decode head (no labels)'][split], cls_mAP=summary['cls_mAP'])
+                decode=rows['decode head (no labels)'][split],
+                decode_crf=rows['decode head + CRF (no labels)'][split],
+                cls_mAP=summary['cls_mAP'], k_histogram=summary.get('k_histogram'))
 
 
 def model_fingerprint(config: str, options: dict, from_scratch: bool) -> str:
@@ -157,6 +164,11 @@ def run_ablations(datasets: dict, work_dir: str = 'work_dirs/ablations', seeds=(
         arm = dict(start=start, dataset=dataset, variant=variant)
         for key, _ in COLUMNS:
             arm[key] = spread([f[key] for f in per_seed])
+        histograms = [f['k_histogram'] for f in per_seed if f.get('k_histogram')]
+        if histograms:  # AKP's K over training, all seeds together
+            arm['k_histogram'] = dict(k_max=histograms[0]['k_max'], counts=[
+                sum(h['counts'][k] for h in histograms)
+                for k in range(histograms[0]['k_max'])])
         result['arms'].append(arm)
     os.makedirs(work_dir, exist_ok=True)
     with open(osp.join(work_dir, 'ablations.json'), 'w') as f:
@@ -199,3 +211,57 @@ def ablation_tables(result: dict) -> str:
                 for c in others]
         out.append('')
     return '\n'.join(out)
+
+
+# The pre-registered claims (docs/ablations.md): (name, arm a, arm b, the
+# paper's finding for a - b).
+CLAIMS = (('AKP - global max pooling, both with PCL (Table 6)', 'akp', 'max', 'AKP higher'),
+          ('PCL on - off, both with AKP (Table 7)', 'akp', 'akp_nopcl', '+2.0'))
+PRIMARY_COMPARISONS = 4  # 2 claims x 2 sets, fixed by the pre-registration
+
+
+def claims_table(result: dict, comparisons: int = PRIMARY_COMPARISONS) -> str:
+    """Markdown: each claim's paired difference on each set, the primary
+    outcome (decode head + CRF) first, intervals Bonferroni-widened over the
+    pre-registered ``comparisons``; then AKP's K over training."""
+    confidence = confidence_for(comparisons)
+    arms = {(a['dataset'], a['variant']): a for a in result['arms']}
+    datasets = list(dict.fromkeys(a['dataset'] for a in result['arms']))
+    lines = [f"Paired over seeds {' '.join(map(str, result['seeds']))} (n = "
+             f"{len(result['seeds'])}), {result['iters']} iterations; mean difference "
+             f'[{100 * confidence:.4g} % t-interval: Bonferroni over {comparisons} primary '
+             'comparisons] and verdict, mIoU points on the test split.', '',
+             '| set | claim | paper | ' + ' | '.join(t for _, t in COLUMNS[:4]) + ' |',
+             '|---|---|---|' + '---|' * 4]
+    for dataset in datasets:
+        for name, a, b, paper in CLAIMS:
+            if (dataset, a) in arms and (dataset, b) in arms:
+                cells = [difference_text(paired_difference(
+                    arms[dataset, a][k]['values'], arms[dataset, b][k]['values'], confidence))
+                    for k, _ in COLUMNS[:4]]
+                lines.append(f'| {dataset} | {name} | {paper} | ' + ' | '.join(cells) + ' |')
+    lines += ['', '| set | arm | K chosen by AKP over training (tagged classes), % of '
+              'K = 1 .. k_max |', '|---|---|---|']
+    for (dataset, variant), arm in arms.items():
+        hist = arm.get('k_histogram')
+        if hist and sum(hist['counts']):
+            total = sum(hist['counts'])
+            lines.append(f"| {dataset} | {DESCRIPTIONS[variant]} | "
+                         + ' '.join(f'{100 * c / total:.1f}' for c in hist['counts']) + ' |')
+    return '\n'.join(lines)
+
+
+def ablation_fingerprint(datasets: dict, iters: int, num_train: int = 200, num_val: int = 50,
+                         num_test: int = 100, cfg_options: dict = None) -> dict:
+    """``apc_lab.figures.fingerprint`` of an ablation over ``datasets`` (name
+    -> (config, data)): each config with the runs' shared options, each
+    backbone checkpoint, each generated set, the loaded sources."""
+    configs, checkpoints, records = {}, [], []
+    for name, (config, _) in datasets.items():
+        parts = demo_fingerprint(config, '', [], dataset=name, iters=iters,
+                                 cfg_options=cfg_options, num_train=num_train,
+                                 num_val=num_val, num_test=num_test)
+        configs.update({k: v['options'] for k, v in parts['configs'].items()})
+        checkpoints += list(parts['checkpoints'])
+        records += parts['datasets']
+    return fingerprint(configs, checkpoints, records)

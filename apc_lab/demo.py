@@ -42,7 +42,9 @@ from apc_mmseg.evaluation import IoUAccumulator
 from apc_mmseg.postprocessing import CRF_UNARIES, DEFAULT_UNARY
 from apc_mmseg.visualization import prediction_panel, save_rgb, score_panel
 
-from .demo_data import ensure_generated
+from .demo_data import ensure_generated, generation_record
+from .figures import REPO, fingerprint
+from .k_histogram_hook import KHistogramHook  # noqa: F401  (registers the hook)
 from .numerics import fix_numerics
 
 # The demo config as it trains from random weights: no checkpoint, and no
@@ -95,28 +97,40 @@ def draw(model, dataset, out_dir, count=6):
                  prediction_panel(image, pred, gt, names, palette))
 
 
+def run_options(iters=None, cfg_options: dict = None, from_scratch: bool = False) -> dict:
+    """The config options a demo run merges, besides its data root, seed and
+    work dir: ``FROM_SCRATCH`` when ``from_scratch``, then ``cfg_options``,
+    then ``iters`` iterations (validated and saved at the end)."""
+    options = dict(FROM_SCRATCH) if from_scratch else {}
+    options.update(cfg_options or {})
+    if iters:
+        options.update({'train_cfg.max_iters': iters, 'train_cfg.val_interval': iters,
+                        'default_hooks.checkpoint.interval': iters})
+    return options
+
+
 def demo_config(config: str, data: str, work_dir: str, seed: int, iters=None,
                 cfg_options: dict = None, from_scratch: bool = False,
-                eval_split: str = 'test') -> Config:
-    """``config`` as one demo run trains it: on ``data``, into ``work_dir``,
-    with ``seed``, ``iters`` iterations (validated and saved at the end),
-    ``cfg_options`` over ``FROM_SCRATCH`` when ``from_scratch``, and tested
-    on ``eval_split``."""
+                eval_split: str = 'test', crf_workers: int = 2) -> Config:
+    """``config`` as one demo run trains it: ``run_options``, on ``data``,
+    into ``work_dir``, with ``seed``, tested on ``eval_split`` without and
+    with DenseCRF (``crf_workers`` processes)."""
     cfg = Config.fromfile(config)
-    if from_scratch:
-        cfg.merge_from_dict(FROM_SCRATCH)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg.merge_from_dict(run_options(iters, cfg_options, from_scratch))
     cfg.merge_from_dict(data_root_options(cfg, data))
     cfg.test_dataloader.dataset.ann_file = split_file(eval_split)
+    # the decode head as mmseg scores it, and refined by DenseCRF (the paper's
+    # protocol for its final figures)
+    cfg.test_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']),
+                          dict(type='CRFIoUMetric', iou_metrics=['mIoU'], prefix='crf',
+                               workers=crf_workers)]
+    # how often AKP chose each K over training (apc_lab/k_histogram_hook.py)
+    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type='KHistogramHook')]
     cfg.work_dir = work_dir
     # mmengine hands a visualizer of an existing name back to the next runner
     # of the process (its logs in the first run's folder): one name per run.
     cfg.get('visualizer', {}).pop('name', None)
     cfg.randomness = dict(cfg.get('randomness', {}), seed=seed)
-    if iters:
-        cfg.train_cfg.max_iters = cfg.train_cfg.val_interval = iters
-        cfg.default_hooks.checkpoint.interval = iters
     return cfg
 
 
@@ -126,8 +140,8 @@ def split_file(split: str) -> str:
 
 def train_and_test(cfg: Config) -> tuple:
     """Train ``cfg``, then test its last checkpoint; returns (checkpoint,
-    device, classifier mAP of the last validation, training seconds,
-    decode-head mIoU of the test)."""
+    device, classifier mAP of the last validation, training seconds, the
+    test's metrics: ``mIoU`` the decode head's, ``crf/mIoU`` with DenseCRF)."""
     t0 = time.perf_counter()
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     runner.train()
@@ -136,7 +150,7 @@ def train_and_test(cfg: Config) -> tuple:
     train_seconds = time.perf_counter() - t0
     checkpoint = osp.join(cfg.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
     device = str(next(runner.model.parameters()).device)
-    return checkpoint, device, cls_map, train_seconds, float(runner.test()['mIoU'])
+    return checkpoint, device, cls_map, train_seconds, runner.test()
 
 
 def pseudo_mask_figures(cfg: Config, checkpoint: str, split: str, unaries, workers: int) -> dict:
@@ -152,15 +166,23 @@ def pseudo_mask_figures(cfg: Config, checkpoint: str, split: str, unaries, worke
     return figures
 
 
-def _rows(split: str, decode_miou, pseudo, baseline) -> list:
+def _rows(split: str, decode: dict, pseudo, baseline) -> list:
     """The summary's rows: dict(what, <split>=mIoU)."""
-    rows = [('decode head (no labels)', decode_miou),
+    rows = [('decode head (no labels)', decode['mIoU']),
+            ('decode head + CRF (no labels)', decode['crf/mIoU']),
             ('patch scores + image labels', pseudo[None]['miou'])]
     rows += [(f'patch scores + image labels + CRF ({u})', pseudo[u]['miou'])
              for u in pseudo if u]
     rows += [('baseline: all background', baseline[0]),
              ('baseline: first labelled class', baseline[1])]
     return [{'what': name, split: float(value)} for name, value in rows]
+
+
+def _read_json(path: str):
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
 
 
 def run_demo(config: str, data: str = 'data/demo', work_dir: str = 'work_dirs/demo',
@@ -179,8 +201,8 @@ def run_demo(config: str, data: str = 'data/demo', work_dir: str = 'work_dirs/de
     numerics = fix_numerics()
     ensure_generated(data, num_train, num_val, seed=0, dataset=dataset, num_test=num_test)
     cfg = demo_config(config, data, work_dir, seed, iters, cfg_options, from_scratch,
-                      eval_split)
-    ckpt, device, cls_map, train_seconds, decode_miou = train_and_test(cfg)
+                      eval_split, workers)
+    ckpt, device, cls_map, train_seconds, decode = train_and_test(cfg)
     if unaries is None:
         unaries = (DEFAULT_UNARY, ) + tuple(sorted(set(CRF_UNARIES) - {DEFAULT_UNARY}))
     pseudo = pseudo_mask_figures(cfg, ckpt, eval_split, unaries, workers)
@@ -195,7 +217,7 @@ def run_demo(config: str, data: str = 'data/demo', work_dir: str = 'work_dirs/de
                      pseudo=[100 * v for v in pseudo[None]['per_class_iou']],
                      **{f'pseudo_crf_{u}': [100 * v for v in pseudo[u]['per_class_iou']]
                         for u in unaries})
-    summary = dict(rows=_rows(eval_split, decode_miou, pseudo,
+    summary = dict(rows=_rows(eval_split, decode, pseudo,
                               baselines(eval_set, num_classes)),
                    split=eval_split, train_seconds=train_seconds,
                    total_seconds=time.perf_counter() - t0,
@@ -203,10 +225,44 @@ def run_demo(config: str, data: str = 'data/demo', work_dir: str = 'work_dirs/de
                    pseudo_crf_images_per_s=pseudo[unaries[0]]['images_per_s'],
                    vis_dir=osp.join(work_dir, 'vis') if pictures else None,
                    cls_mAP=cls_map, seed=seed, from_scratch=from_scratch,
-                   per_class_iou=per_class, numerics=numerics)
+                   per_class_iou=per_class, numerics=numerics,
+                   k_histogram=_read_json(osp.join(work_dir, 'k_histogram.json')))
     with open(osp.join(work_dir, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=2)
     return summary
+
+
+def figure_text(value, width: int) -> str:
+    """One figure (a number, a ``spread`` or None) right-aligned in ``width``."""
+    if value is None:
+        return f"{'-':>{width}s}"
+    if isinstance(value, dict):  # several seeds
+        return f'{spread_text(value):>{width}s}'
+    return f'{value:{width}.1f}'
+
+
+def demo_table(summary: dict, title: str, seeds, split: str) -> str:
+    """The table ``tools/demo.py`` prints: a row per figure, mIoU on ``split``."""
+    width = 6 if len(seeds) == 1 else 8 + 5 * len(seeds) + 8
+    seeds_text = ', '.join(map(str, seeds))
+    lines = [f"{f'{title} (mIoU, %; seed {seeds_text})':43s} {split:>{width}s}"]
+    lines += [f"{row['what']:43s} {figure_text(row[split], width)}" for row in summary['rows']]
+    return '\n'.join(lines)
+
+
+def demo_fingerprint(config: str, data: str, seeds, dataset: str = 'demo', iters=None,
+                     cfg_options: dict = None, from_scratch: bool = False,
+                     num_train: int = 200, num_val: int = 50, num_test: int = 100,
+                     **_) -> dict:
+    """``apc_lab.figures.fingerprint`` of demo runs with these settings: the
+    merged config, the backbone's checkpoint, the generated set, the sources."""
+    options = run_options(iters, cfg_options, from_scratch)
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(options)
+    checkpoint = (cfg.model.backbone.get('init_cfg') or {}).get('checkpoint')
+    rel = lambda path: osp.relpath(osp.realpath(path), REPO)  # noqa: E731
+    return fingerprint({rel(config): options}, [rel(checkpoint)] if checkpoint else [],
+                       [generation_record(num_train, num_val, 0, dataset, num_test)])
 
 
 def spread(values) -> dict:

@@ -114,3 +114,18 @@ def pretrain_backbone(config: str, out: str, iters: int = 3000, batch_size: int 
     # beside it, in sha256sum's format (`sha256sum -c` checks it)
     AtomicLocalBackend().put(f'{sha256}  {os.path.basename(out)}\n'.encode(), out + '.sha256')
     return dict(meta, seconds=time.perf_counter() - t0, sha256=sha256, bytes=len(data))
+
+
+def pretraining_table(paths) -> str:
+    """Markdown: one row per checkpoint, its recorded seed, iterations,
+    images and held-out exact match / mAP (%)."""
+    lines = ['| checkpoint (SHA-256, first 12) | seed | iterations x batch | images | '
+             'held-out exact match | held-out mAP |', '|---|---|---|---|---|---|']
+    for path in paths:
+        meta = torch.load(path, map_location='cpu', weights_only=True)['meta']
+        with open(path, 'rb') as f:
+            sha = hashlib.sha256(f.read()).hexdigest()[:12]
+        lines.append(f"| `{os.path.basename(path)}` ({sha}) | {meta['seed']} | "
+                     f"{meta['iters']} x {meta['batch_size']} | {meta['num_images']} | "
+                     f"{100 * meta['exact_match']:.1f} | {100 * meta['mAP']:.1f} |")
+    return '\n'.join(lines)

@@ -60,3 +60,20 @@ def trained(tmp_path_factory, demo_data):
 
     work_dir = str(build_once(tmp_path_factory, 'dist_train', train))
     return work_dir, osp.join(work_dir, 'iter_4.pth'), options
+
+
+@pytest.fixture(scope='session')
+def converted_lite0():
+    """The converted ImageNet EfficientNet-Lite0 where the configs look for it
+    (pretrain/, ignored by git), made as `make demo` makes it."""
+    import fcntl
+    import os
+    import subprocess
+    path = osp.join(REPO, 'pretrain', 'efficientnet-lite0_in1k_mmpretrain.pth')
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    with open(path + '.lock', 'w') as lock:  # one xdist worker converts, the others wait
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not osp.isfile(path):
+            subprocess.run([sys.executable, 'tools/model_converters/convert_efficientnet_lite.py',
+                            path], cwd=REPO, env=tool_env(), check=True, capture_output=True)
+    return path

@@ -7,6 +7,7 @@ paper's pooling and patch-contrast ablations on both sets, pretrained and from
 scratch (apc_lab.ablation), as markdown tables."""
 import argparse
 import os.path as osp
+import sys
 
 from apc_lab.numerics import pin_isa
 
@@ -15,8 +16,15 @@ pin_isa()  # before torch loads (apc_lab/numerics.py: the same figures on any ma
 from mmengine.config import DictAction  # noqa: E402
 
 import apc_mmseg  # noqa: F401,E402  (registers the components)
-from apc_lab.ablation import ABLATIONS, ablation_tables, run_ablations  # noqa: E402
-from apc_lab.demo import run_demo, run_demo_seeds, spread_text  # noqa: E402
+from apc_lab.ablation import (  # noqa: E402
+    ABLATIONS,
+    ablation_fingerprint,
+    ablation_tables,
+    claims_table,
+    run_ablations,
+)
+from apc_lab.demo import demo_fingerprint, demo_table, run_demo, run_demo_seeds  # noqa: E402
+from apc_lab.figures import write_figures  # noqa: E402
 
 CONFIGS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs/apc')
 DATASET_DEFAULTS = dict(  # config, data, work dir; the first is the default
@@ -24,14 +32,6 @@ DATASET_DEFAULTS = dict(  # config, data, work dir; the first is the default
            'work_dirs/demo_photo'),
     demo=(osp.join(CONFIGS, 'apc_demo_cpu.py'), 'data/demo', 'work_dirs/demo'),
     hard=(osp.join(CONFIGS, 'apc_demo_hard_cpu.py'), 'data/demo_hard', 'work_dirs/demo_hard'))
-
-
-def figure_text(v, width):
-    if v is None:
-        return f"{'-':>{width}s}"
-    if isinstance(v, dict):  # several seeds
-        return f'{spread_text(v):>{width}s}'
-    return f'{v:{width}.1f}'
 
 
 def parse_args(argv=None):
@@ -62,6 +62,9 @@ def parse_args(argv=None):
                         'pretrained checkpoint: ImageNet for the photo set, the tag-pretrained '
                         'demo ViT for the others; '
                         '--ablations: both unless given)')
+    parser.add_argument('--into', metavar='PAGE:NAME',
+                        help='also write the table into block NAME of PAGE (e.g. '
+                        'README.md:demo) with its fingerprint (apc_lab/figures.py)')
     parser.add_argument('--ablations', action='store_true',
                         help='the ablation tables instead of the demo: every --variants '
                         'entry x seed x set x start, into --work-dir (default '
@@ -78,7 +81,7 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def ablations(args):
+def ablations(args, argv=None):
     if (args.config or args.data) and not args.dataset:
         raise SystemExit('--ablations with --config or --data: name the set with --dataset '
                          '(each set has its own config and data)')
@@ -92,16 +95,23 @@ def ablations(args):
                                                   else ['pretrained', 'scratch']),
                            num_train=args.num_train, num_val=args.num_val, jobs=args.jobs,
                            cfg_options=args.cfg_options)
-    table = ablation_tables(result)
+    table = claims_table(result) + '\n\n' + ablation_tables(result)
     with open(f'{work_dir}/ablations.md', 'w') as f:
         f.write(table)
+    if args.into:
+        page, name = args.into.split(':')
+        parts = ablation_fingerprint(datasets, args.iters or 1000, args.num_train, args.num_val,
+                                     args.num_test, args.cfg_options)
+        command = 'python tools/demo.py ' + ' '.join(argv if argv is not None else sys.argv[1:])
+        key = write_figures(page, name, table, command, parts)
+        print(f'written into {page}: fingerprint {key}')
     print(f'\n{table}\nall figures: {work_dir}/ablations.json; this table: {work_dir}/ablations.md')
 
 
 def main(argv=None):
     args = parse_args(argv)
     if args.ablations:
-        return ablations(args)
+        return ablations(args, argv)
     args.dataset = args.dataset or next(iter(DATASET_DEFAULTS))
     args.seeds = args.seeds or [0]
     defaults = DATASET_DEFAULTS[args.dataset]
@@ -114,16 +124,17 @@ def main(argv=None):
                   eval_split=args.eval_split)
     if len(args.seeds) == 1:
         summary = run_demo(args.config, args.data, args.work_dir, seed=args.seeds[0], **common)
-        width = 6
     else:
         summary = run_demo_seeds(args.config, args.seeds, args.data, args.work_dir, **common)
-        width = 8 + 5 * len(args.seeds) + 8
-    seeds = ', '.join(map(str, args.seeds))
     start = 'from scratch' if args.from_scratch else 'pretrained'
-    split = args.eval_split
-    print(f"\n{f'APC {args.dataset}, {start} (mIoU, %; seed {seeds})':43s} {split:>{width}s}")
-    for row in summary['rows']:
-        print(f"{row['what']:43s} {figure_text(row[split], width)}")
+    table = demo_table(summary, f'APC {args.dataset}, {start}', args.seeds, args.eval_split)
+    print('\n' + table)
+    if args.into:
+        page, name = args.into.split(':')
+        parts = demo_fingerprint(args.config, args.data, args.seeds, **common)
+        command = 'python tools/demo.py ' + ' '.join(argv if argv is not None else sys.argv[1:])
+        key = write_figures(page, name, f'```\n{table}\n```', command, parts)
+        print(f'written into {page} (block {name}, fingerprint {key})')
     if len(args.seeds) == 1:
         print(f"\ntraining {summary['train_seconds'] / 60:.1f} min, whole demo "
               f"{summary['total_seconds'] / 60:.1f} min; pseudo masks "

@@ -4,7 +4,7 @@ from typing import Optional
 from torch import Tensor
 
 # How patch scores become the CRF's probabilities (``patch_unary``); measured
-# in docs/crf_unary_and_classifier.md.
+# in docs/history/crf_unary_and_classifier.md.
 DEFAULT_UNARY = 'softmax'
 
 

@@ -1,8 +1,9 @@
-# The README's demo: a small ViT with the APC neck and heads, fine-tuned on CPU
+# The shape sets' demo: a small ViT with the APC neck and heads, fine-tuned on CPU
 # from image tags on the data of tools/dataset_converters/make_demo_data.py (VOC
-# layout, 3 classes). The ViT starts from the shipped checkpoint pretrained on the
-# generated pretraining world (tools/pretrain_demo_vit.py), loaded as the VOC
-# config loads a converted ViT-B/16; `tools/demo.py --from-scratch` skips it.
+# layout, 3 classes). The ViT starts from the shipped checkpoint pretrained from
+# the image tags of a generated world that shares nothing with the demo sets
+# (tools/pretrain_demo_vit.py, docs/pretrained_demo.md), loaded as the VOC config
+# loads a converted ViT-B/16; `tools/demo.py --from-scratch` skips it.
 _base_ = [
     '../_base_/models/apc_vit-b16.py', '../_base_/datasets/weak_voc12.py',
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_apc_10k.py'
@@ -20,7 +21,7 @@ model = dict(
         img_size=crop_size[0], patch_size=8, out_indices=(0, 1, 2, 3),
         frozen_stages=-1,
         init_cfg=dict(type='Pretrained', checkpoint='{{ fileDirname }}/../../'
-                      'apc_lab/pretrained/demo_vit_generated.pth')),
+                      'apc_lab/pretrained/demo_vit_tags.pth')),
     neck=dict(in_channels=96),
     weak_head=dict(in_channels=96, num_classes=4),
     decode_head=dict(in_channels=[96] * 4, channels=64, num_classes=4,
@@ -49,7 +50,7 @@ test_dataloader = dict(num_workers=1, dataset=data)
 
 # The ViT held while the neck and heads warm up (400 of 3000 iterations, as the
 # paper's 2 of 15 epochs), then everything trains at lr 1e-3: on this set the
-# paper's lower second-stage rate measured worse (docs/pretrained_demo.md).
+# paper's lower second-stage rate measured worse (docs/history/pretrained_demo_masks.md).
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 param_scheduler = [dict(type='UnfreezeStepLR', milestone=400, gamma=1.0, by_epoch=False)]
 train_cfg = dict(max_iters=3000, val_interval=1000)

@@ -36,3 +36,7 @@ train_dataloader = dict(dataset=dict(data_root=data_root, metainfo=metainfo,
 data = dict(type='WeakSegDataset', data_root=data_root, metainfo=metainfo)
 val_dataloader = dict(dataset=dict(val=data))
 test_dataloader = dict(dataset=data)
+# 1,000 iterations: the backbone held for the first 400 (the base's warm-up),
+# then everything at lr 1e-3; validated and saved at the end.
+train_cfg = dict(max_iters=1000, val_interval=1000)
+default_hooks = dict(checkpoint=dict(interval=1000))

@@ -12,7 +12,7 @@ from mmseg.registry import MODELS
 from apc_lab import ablation
 
 POOLING = dict(akp='AdaptiveKPooling', max='GlobalMaxPooling', mean='GlobalAvgPooling',
-               topk='FixedKPooling', akp_nopcl='AdaptiveKPooling')
+               topk='FixedKPooling', akp_nopcl='AdaptiveKPooling', max_nopcl='GlobalMaxPooling')
 
 
 @pytest.mark.parametrize('variant', list(ablation.ABLATIONS))
@@ -21,7 +21,7 @@ def test_each_variant_builds_the_model_it_names(variant):
     cfg.merge_from_dict(ablation.variant_options(DEMO_CONFIG, variant))
     model = MODELS.build(cfg.model)
     assert type(model.weak_head.pooling).__name__ == POOLING[variant]
-    assert (model.pcl_loss is None) == (variant == 'akp_nopcl')
+    assert (model.pcl_loss is None) == variant.endswith('_nopcl')
     if variant == 'topk':
         assert model.weak_head.pooling.k_max == 6  # the configured AKP's k_max
 
@@ -67,6 +67,7 @@ def fake_summary(seed, variant, start):
                                                                    else 0)
     return dict(cls_mAP=value + 3, split='test', rows=[
         dict(what='decode head (no labels)', test=value + 2),
+        dict(what='decode head + CRF (no labels)', test=value + 4),
         dict(what='patch scores + image labels', test=value),
         dict(what='patch scores + image labels + CRF (softmax)', test=value + 1)])
 
@@ -99,6 +100,7 @@ def test_runs_are_reused_only_with_the_same_settings(tmp_path, monkeypatch):
     assert arm['pseudo']['std'] == pytest.approx(1.0)  # sample std of 60, 61, 62
     assert arm['pseudo_crf']['values'] == [61, 62, 63]
     assert arm['decode']['values'] == [62, 63, 64] and arm['cls_mAP']['values'] == [63, 64, 65]
+    assert arm['decode_crf']['values'] == [64, 65, 66]
     assert json.load(open(osp.join(work, 'ablations.json'))) == result
 
     calls.clear()
@@ -115,10 +117,11 @@ def test_runs_are_reused_only_with_the_same_settings(tmp_path, monkeypatch):
 
     table = ablation.ablation_tables(result)
     assert '### demo set, from scratch (5 iterations, seeds 0 1 2)' in table
-    assert '| global max pooling + PCL | 61.0 ± 1.0 (60.0 61.0 62.0) |' in table
-    # AKP (51, 52, 53) minus max (61, 62, 63): -10 on every seed, an interval
-    # of no width; 2 comparisons x 4 columns
-    assert 'paired, n = 3, 99.38 % intervals: Bonferroni over 8' in table
+    assert ('| global max pooling + PCL | 65.0 ± 1.0 (64.0 65.0 66.0) | '
+            '63.0 ± 1.0 (62.0 63.0 64.0) |') in table
+    # AKP minus max: -10 on every seed, an interval of no width; 2 comparisons
+    # x 5 columns
+    assert 'paired, n = 3, 99.5 % intervals: Bonferroni over 10' in table
     assert ('| global max pooling + PCL | -10.0 [-10.0, -10.0] lower | '
             '-10.0 [-10.0, -10.0] lower |') in table
     with pytest.raises(ValueError, match='unknown ablation'):
@@ -151,3 +154,28 @@ def test_the_tool_passes_its_options(tmp_path, monkeypatch):
     assert seen['starts'] == ['pretrained']
     with pytest.raises(SystemExit, match='name the set with --dataset'):
         tool.main(['--ablations', '--data', str(tmp_path)])
+
+
+def test_the_claims_table_pairs_the_preregistered_arms():
+    def arm(variant, decode_crf, hist=None):
+        figures = {key: ablation.spread([0.0, 0.0, 0.0]) for key, _ in ablation.COLUMNS}
+        figures['decode_crf'] = ablation.spread(decode_crf)
+        out = dict(start='pretrained', dataset='photo', variant=variant, **figures)
+        if hist:
+            out['k_histogram'] = dict(k_max=3, counts=hist)
+        return out
+
+    result = dict(seeds=[100, 101, 102], iters=1000, arms=[
+        arm('akp', [10, 12, 14], [1, 1, 2]), arm('max', [9, 9, 9]),
+        arm('akp_nopcl', [10, 12, 14])])
+    table = ablation.claims_table(result)
+    # AKP - max: d = 1, 3, 5: mean 3, sd 2; at 98.75 % with 2 df the t quantile
+    # has a closed form, (2p - 1) sqrt(2 / (1 - (2p - 1)^2)) = 8.8601 for
+    # p = 0.99375: half width 8.8601 * 2 / sqrt(3) = 10.23
+    assert '98.75 % t-interval: Bonferroni over 4 primary comparisons' in table
+    assert ('| photo | AKP - global max pooling, both with PCL (Table 6) | AKP higher | '
+            '+3.0 [-7.2, +13.2] not shown |') in table
+    # PCL on - off: identical runs, a difference of 0 with no spread
+    assert ('| photo | PCL on - off, both with AKP (Table 7) | +2.0 | '
+            '+0.0 [+0.0, +0.0] not shown |') in table
+    assert '| photo | AKP + PCL (the method) | 25.0 25.0 50.0 |' in table

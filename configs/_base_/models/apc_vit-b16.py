@@ -35,7 +35,7 @@ model = dict(
         dropout=0.2,
         pooling=dict(type='AdaptiveKPooling', k_max=6, delta=0.2, criterion='gap'),
         loss_weight=1.0,
-        # Classifier start and penalty: measured in docs/crf_unary_and_classifier.md.
+        # Classifier start and penalty: measured in docs/history/crf_unary_and_classifier.md.
         l2_weight=0.0,
         init_cfg=dict(type='Normal', layer='Conv2d', std=0.01)),
     pcl_loss=dict(type='PatchContrastLoss', theta=0.85, tau=0.1, n_low=None, loss_weight=0.02),
