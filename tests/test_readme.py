@@ -107,6 +107,8 @@ def shortened(command):
         command += ' --num-train 12 --num-val 3'
     if 'dist_train.sh' in command or 'tools/train.py' in command:
         command += ' ' + TRAIN_OPTIONS
+    if 'leak_probe.py' in command:
+        command += ' --num-test 4'
     if 'tools/demo.py' in command:
         command += ' --iters 2 --workers 1'  # on the data of the block's first line
     return command.replace('val_00200.jpg', 'val_00012.jpg')
@@ -118,13 +120,14 @@ def test_the_readme_shows_commands_of_both_kinds():
     assert len([c for c in commands if not runnable(c)]) >= 8
 
 
-def test_runnable_readme_commands_run_as_written(tmp_path, monkeypatch):
+def test_runnable_readme_commands_run_as_written(tmp_path, monkeypatch, converted_lite0):
     """Run in a scratch folder that sees the repository's configs, tools,
-    packages (the lab's pretrained demo ViT) and venv, so data/ and work_dirs/ land
+    packages (the lab's pretrained demo ViT), the converted ImageNet weights
+    (pretrain/, as `make demo` makes them) and venv, so data/ and work_dirs/ land
     there; `make` runs in the repository. CPU only (on a GPU machine `make
     gpu-check` is its own check). Then the commands in PARSED are parsed, the
     files they name found."""
-    for name in ('configs', 'tools', 'apc_mmseg', 'apc_lab', '.venv'):
+    for name in ('configs', 'tools', 'apc_mmseg', 'apc_lab', '.venv', 'pretrain'):
         os.symlink(osp.join(REPO, name), tmp_path / name)
     env = tool_env()
     env['CUDA_VISIBLE_DEVICES'] = ''
