@@ -36,6 +36,8 @@ def shrink(model_cfg):
     elif kind == 'ConvNeXt':
         bb.update(arch=dict(depths=[1, 1, 1, 1], channels=[8, 16, 32, 64]))
         chans = [8, 16, 32, 64]
+    elif kind == 'EfficientNetLite':  # small already (3.4 M parameters up to stage 4)
+        chans = [(32, 16, 24, 40, 112, 320, 1280)[i] for i in bb.out_indices]
     elif kind in ('ResNetV1c', 'ResNet'):
         bb.update(depth=18, base_channels=8, stem_channels=8)
         chans = [8 * 2 ** i for i in range(bb.get('num_stages', 4))]
