@@ -1,9 +1,10 @@
 #!/usr/bin/env python
-"""The README's main job (`make demo`): train APC from image tags on the demo
-data on CPU, evaluate it against baselines, draw heat maps and overlays, and
-print one table (apc_lab.demo). With several --seeds: one run per seed,
+"""The README's main job (`make demo`): fine-tune APC from image tags on a
+generated set on CPU (the photo set with the ImageNet EfficientNet-Lite0 by
+default), evaluate it on the test split against baselines, draw heat maps and
+overlays, and print one table (apc_lab.demo). With several --seeds: one run per seed,
 each figure as mean ± std with the per-seed values. With --ablations: the
-paper's pooling and patch-contrast ablations on both sets, pretrained and from
+paper's pooling and patch-contrast ablations on the sets, pretrained and from
 scratch (apc_lab.ablation), as markdown tables."""
 import argparse
 import os.path as osp

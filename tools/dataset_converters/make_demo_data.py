@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Generate a demo weak-label data set in VOC layout (seeded): the demo's or the harder one."""
+"""Generate a weak-label data set in VOC layout (seeded): photo, demo or hard, with a test split."""
 import argparse
 
 from apc_lab.demo_data import GENERATED_SETS, generate
@@ -10,13 +10,16 @@ def main(argv=None):
     parser.add_argument('--out', default='data/demo')
     parser.add_argument('--num-train', type=int, default=200)
     parser.add_argument('--num-val', type=int, default=50)
+    parser.add_argument('--num-test', type=int, default=100,
+                        help='test images, drawn from their own seed (TEST_SEED + --seed)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--dataset', choices=sorted(GENERATED_SETS), default='demo',
-                        help="'demo': 3 classes; 'hard': 6 classes, smaller objects, "
-                        'textured backgrounds')
+                        help="'demo': 3 shape classes; 'hard': 6, smaller objects, textured "
+                        "backgrounds; 'photo': real photographs on other photographs, 5 classes")
     args = parser.parse_args(argv)
-    generate(args.out, args.num_train, args.num_val, args.seed, args.dataset)
-    print(f'wrote {args.num_train} train and {args.num_val} val images to {args.out}')
+    generate(args.out, args.num_train, args.num_val, args.seed, args.dataset, args.num_test)
+    print(f'wrote {args.num_train} train, {args.num_val} val and {args.num_test} test images '
+          f'to {args.out}')
 
 
 if __name__ == '__main__':
