@@ -20,8 +20,8 @@ model = dict(
                   feedforward_channels=192),
         img_size=crop_size[0], patch_size=8, out_indices=(0, 1, 2, 3),
         frozen_stages=-1,
-        init_cfg=dict(type='Pretrained', checkpoint='{{ fileDirname }}/../../'
-                      'apc_lab/pretrained/demo_vit_tags.pth')),
+        # from the repository root, as the other configs' pretrain/ files
+        init_cfg=dict(type='Pretrained', checkpoint='apc_lab/pretrained/demo_vit_tags.pth')),
     neck=dict(in_channels=96),
     weak_head=dict(in_channels=96, num_classes=4),
     decode_head=dict(in_channels=[96] * 4, channels=64, num_classes=4,
