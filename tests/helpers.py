@@ -1,5 +1,6 @@
 """What the tests share: paths, the device list, tiny configs and batches,
 running the tools as processes. Fixtures are in conftest.py."""
+import atexit
 import contextlib
 import fcntl
 import functools
@@ -42,10 +43,99 @@ def free_port():
 
 
 def run(cmd, env, timeout=600):
-    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout)
+    proc = run_process(cmd, env, timeout)
     assert proc.returncode == 0, f'{cmd} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}'
     return proc.stdout + proc.stderr
+
+
+def run_process(cmd, env, timeout=600):
+    """``subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True)``;
+    a Python tool is forked from the zygote when it can be (tool_zygote.py)."""
+    if ZYGOTE.can_run(cmd, env):
+        return ZYGOTE.run(cmd, env, timeout)
+    return subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+class Zygote:
+    """The client of tests/tool_zygote.py: one zygote per pytest process,
+    started on first use, ended with the process."""
+
+    # Variables a child may set differently from the zygote: read at run time,
+    # not when the interpreter or torch start (OMP_*, PYTHONHASHSEED, ... are;
+    # PYTHONPATH decides what the preloaded imports would have found).
+    RUN_TIME = {'CUDA_VISIBLE_DEVICES', 'PORT', 'PYTHON', 'FORCE_CUDA', 'TORCH_CUDA_ARCH_LIST'}
+    RUN_TIME_PREFIXES = ('MASTER_', 'APC_')
+
+    def __init__(self):
+        self.proc = None
+        self.env = None
+
+    def can_run(self, cmd, env):
+        if 'cuda' in DEVICES or len(cmd) < 2 or cmd[0] != sys.executable:
+            return False  # a CUDA context does not survive a fork
+        if cmd[1] == '-c':
+            source = cmd[2]
+        else:
+            script = cmd[1] if osp.isabs(cmd[1]) else osp.join(REPO, cmd[1])
+            if not script.endswith('.py') or not osp.isfile(script):
+                return False
+            with open(script) as f:
+                source = f.read()
+        if 'pin_isa' in source:  # it chooses torch's kernels before torch loads
+            return False
+        start = self.env or tool_env()
+        return all(env.get(k) == start.get(k) for k in set(env) | set(start)
+                   if k not in self.RUN_TIME and not k.startswith(self.RUN_TIME_PREFIXES))
+
+    def start(self):
+        import tempfile
+        self.env = tool_env()
+        self.log = tempfile.NamedTemporaryFile(prefix='tool_zygote_', suffix='.log',
+                                               delete=False).name
+        with open(self.log, 'w') as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, osp.join(REPO, 'tests', 'tool_zygote.py')],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
+                cwd=REPO, env=self.env)
+
+    def close(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.stdin.close()  # the zygote's loop ends
+            self.proc.wait()
+
+    def run(self, cmd, env, timeout):
+        import json
+        import tempfile
+        import threading
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+        with tempfile.TemporaryDirectory() as folder:
+            out, err = osp.join(folder, 'stdout'), osp.join(folder, 'stderr')
+            self.proc.stdin.write(json.dumps(dict(argv=cmd[1:], env=dict(env), cwd=REPO,
+                                                  stdout=out, stderr=err)) + '\n')
+            self.proc.stdin.flush()
+            pid = self._answer()['pid']
+            timer = threading.Timer(timeout, os.kill, (pid, 9))
+            timer.start()
+            code = self._answer()['returncode']
+            timer.cancel()
+            if timer.finished.is_set() and code == -9:
+                raise subprocess.TimeoutExpired(cmd, timeout)
+            with open(out) as f, open(err) as g:
+                return subprocess.CompletedProcess(cmd, code, f.read(), g.read())
+
+    def _answer(self):
+        import json
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f'tests/tool_zygote.py ended (exit {self.proc.wait()}; its '
+                               f'output: {self.log})')
+        return json.loads(line)
+
+
+ZYGOTE = Zygote()
+atexit.register(ZYGOTE.close)
 
 
 @functools.lru_cache(maxsize=None)

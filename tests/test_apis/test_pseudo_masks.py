@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from helpers import DEMO_CONFIG, REPO, free_port, run, tool_env
+from helpers import DEMO_CONFIG, REPO, free_port, run, run_process, tool_env
 from mmengine.config import Config
 from PIL import Image
 
@@ -148,9 +148,8 @@ def test_infer_tool_on_a_folder(trained, demo_data, tmp_path, cfg):
         for suffix in ('.png', '_prediction.png', '_heatmaps.png'):
             assert osp.isfile(tmp_path / 'out' / (stem + suffix))
     (tmp_path / 'empty').mkdir()
-    proc = subprocess.run([sys.executable, 'tools/infer.py', cfg_path, trained[1],
-                           str(tmp_path / 'empty')], cwd=REPO, env=tool_env(),
-                          capture_output=True, text=True)
+    proc = run_process([sys.executable, 'tools/infer.py', cfg_path, trained[1],
+                        str(tmp_path / 'empty')], tool_env())
     assert proc.returncode != 0 and 'empty holds no image' in proc.stderr
 
 
@@ -241,9 +240,8 @@ def test_every_inference_path_refuses_heads_of_another_class_count(cfg, trained,
     images.mkdir()
     os.symlink(glob.glob(osp.join(trained[2]['test_dataloader.dataset.data_root'],
                                   'JPEGImages', '*.jpg'))[0], images / 'a.jpg')
-    proc = subprocess.run([sys.executable, 'tools/infer.py', six_path, trained[1], str(images),
-                           '--out', str(tmp_path / 'out')], cwd=REPO, env=tool_env(),
-                          capture_output=True, text=True)
+    proc = run_process([sys.executable, 'tools/infer.py', six_path, trained[1], str(images),
+                        '--out', str(tmp_path / 'out')], tool_env())
     assert proc.returncode != 0 and said in proc.stderr, proc.stderr[-2000:]
     assert not glob.glob(str(tmp_path / 'out' / '*.png'))
     six.train_dataloader.dataset.pop('metainfo')  # the 4 classes' palette too

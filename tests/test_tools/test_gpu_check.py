@@ -1,11 +1,10 @@
 """`make gpu-check` fails loudly on a GPU that torch cannot use and passes,
 checking nothing, on a machine without one."""
 import os
-import subprocess
 import sys
 
 import pytest
-from helpers import REPO
+from helpers import REPO, run_process
 
 NVIDIA_SMI = '''#!/bin/sh
 echo "GPU 0: NVIDIA A100-SXM4-80GB (UUID: GPU-00000000-0000-0000-0000-000000000000)"
@@ -20,9 +19,8 @@ def gpu_check(tmp_path, with_driver):
         (bin_dir / 'nvidia-smi').chmod(0o755)
     # torch sees no GPU (as with a torch built for a newer CUDA than the driver)
     env = dict(os.environ, PATH=str(bin_dir), CUDA_VISIBLE_DEVICES='')
-    return subprocess.run([sys.executable, 'tools/analysis_tools/gpu_check.py', '--work-dir',
-                           str(tmp_path / 'work')], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return run_process([sys.executable, 'tools/analysis_tools/gpu_check.py', '--work-dir',
+                        str(tmp_path / 'work')], env, timeout=300)
 
 
 def test_a_gpu_torch_cannot_use_fails(tmp_path):

@@ -3,12 +3,19 @@ inference APIs on the checkpoint it wrote."""
 import glob
 import os.path as osp
 import re
-import subprocess
 import sys
 
 import pytest
 import torch
-from helpers import REPO, cfg_options_argv, device_env, free_port, run, tool_env
+from helpers import (
+    REPO,
+    cfg_options_argv,
+    device_env,
+    free_port,
+    run,
+    run_process,
+    tool_env,
+)
 
 CONFIG = osp.join(REPO, 'configs/apc/apc_demo_cpu.py')
 
@@ -123,9 +130,8 @@ def test_test_refuses_a_checkpoint_of_another_class_count(trained, tmp_path, dev
     _, ckpt, options = trained
     options = dict(options, **{'model.decode_head.num_classes': 6,
                                'model.weak_head.num_classes': 6})
-    proc = subprocess.run([sys.executable, 'tools/test.py', CONFIG, ckpt, '--work-dir',
-                           str(tmp_path)] + cfg_options_argv(options), cwd=REPO,
-                          env=device_env(device), capture_output=True, text=True)
+    proc = run_process([sys.executable, 'tools/test.py', CONFIG, ckpt, '--work-dir',
+                        str(tmp_path)] + cfg_options_argv(options), device_env(device))
     assert proc.returncode != 0
     assert f'{ckpt}: its heads are for 4 classes, the config has 6' in proc.stderr, \
         proc.stderr[-2000:]

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from helpers import REPO, cfg_options_argv, tool_env
+from helpers import REPO, cfg_options_argv, run_process, tool_env
 from mmengine.config import ConfigDict
 from mmengine.logging import HistoryBuffer
 
@@ -88,7 +88,6 @@ def test_a_malicious_checkpoint_is_refused_in_process(malicious, trained):
 
 @pytest.mark.parametrize('how', ['test', 'load_from', 'resume'])
 def test_a_malicious_checkpoint_is_refused_by_the_tools(malicious, trained, tmp_path, how):
-    import subprocess
     path, marker = malicious
     _, _, options = trained
     work = tmp_path / 'work'
@@ -102,9 +101,8 @@ def test_a_malicious_checkpoint_is_refused_by_the_tools(malicious, trained, tmp_
         shutil.copy(path, work / 'iter_4.pth')
         (work / 'last_checkpoint').write_text(str(work / 'iter_4.pth'))
         cmd = ['tools/train.py', CONFIG, '--resume']
-    proc = subprocess.run([sys.executable, *cmd, '--work-dir', str(work)]
-                          + cfg_options_argv(options), cwd=REPO, env=tool_env(),
-                          capture_output=True, text=True, timeout=300)
+    proc = run_process([sys.executable, *cmd, '--work-dir', str(work)]
+                       + cfg_options_argv(options), tool_env(), timeout=300)
     assert proc.returncode != 0 and 'refused' in proc.stderr and TRUST_ENV in proc.stderr, \
         proc.stderr[-3000:]
     assert not osp.exists(marker)
