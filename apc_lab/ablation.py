@@ -187,7 +187,7 @@ def ablation_tables(result: dict) -> str:
         groups.setdefault((arm['start'], arm['dataset']), []).append(arm)
     for (start, dataset), arms in groups.items():
         options = ''.join(f', {k}={v}' for k, v in result.get('cfg_options', {}).items())
-        begin = 'pretrained ViT' if start == 'pretrained' else 'from scratch'
+        begin = "the config's pretrained backbone" if start == 'pretrained' else 'from scratch'
         out += [f"### {dataset} set, {begin}"
                 f" ({result['iters']} iterations, seeds {' '.join(map(str, result['seeds']))}"
                 f'{options})',

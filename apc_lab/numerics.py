@@ -5,8 +5,14 @@ their vector width by the CPU (AVX2 or AVX-512); a run's numbers moved by 2-4
 mIoU points between thread counts, the size of the seed spread. So every
 figure-making run of the lab computes at ``FIGURE_THREADS`` torch threads
 (``fix_numerics``), and the lab's tools ask torch, oneDNN and MKL for AVX2
-code on x86 whatever the machine has (``pin_isa``, before torch loads); the
-record of both is written beside the figures (``numerics_record``).
+code on x86 whatever the machine has (``pin_isa``, before torch loads).
+That was not enough: oneDNN, which runs torch's CPU convolutions, chooses its
+kernels and their blocking from the machine's caches and threads even at a
+fixed ISA, and seed 0 of the demo moved by up to 3.6 mIoU points between two
+2-vCPU Xeon hosts. So ``fix_numerics`` also turns oneDNN off: convolutions
+run on ATen's own kernels and MKL (reproducible under ``MKL_CBWR``), about
+1.5x slower on the demo. The record of all three is written beside the
+figures (``numerics_record``).
 
 This module imports torch only inside its functions, so a tool can call
 ``pin_isa`` before anything loads torch.
@@ -31,9 +37,12 @@ def pin_isa() -> None:
 
 
 def fix_numerics(threads: int = FIGURE_THREADS) -> dict:
-    """Run torch at ``threads`` threads in this process; returns ``numerics_record()``."""
+    """Run torch at ``threads`` threads and without oneDNN in this process
+    (both process-wide: the lab's commands call it, importing does not);
+    returns ``numerics_record()``."""
     import torch
     torch.set_num_threads(threads)
+    torch.backends.mkldnn.enabled = False
     return numerics_record()
 
 
@@ -41,5 +50,6 @@ def numerics_record() -> dict:
     """What the figures of this process depend on besides code, data and seeds."""
     import torch
     return dict(torch=torch.__version__, threads=torch.get_num_threads(),
+                onednn=torch.backends.mkldnn.enabled,
                 cpu_capability=torch.backends.cpu.get_cpu_capability(),
                 machine=platform.machine(), **{k: os.environ.get(k) for k in PINNED_ISA})
