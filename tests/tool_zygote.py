@@ -31,10 +31,12 @@ def preload():
 
 def child(request: dict) -> int:
     """Become the tool: run it as ``__main__`` and return its exit status."""
-    stdin = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(stdin, 0)
-    for fd, path in ((1, request['stdout']), (2, request['stderr'])):
-        os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), fd)
+    for fd, path, flags in ((0, os.devnull, os.O_RDONLY),
+                            (1, request['stdout'], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
+                            (2, request['stderr'], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)):
+        opened = os.open(path, flags, 0o666)  # the umask applies, as for a shell's redirection
+        os.dup2(opened, fd)
+        os.close(opened)
     os.chdir(request['cwd'])
     os.environ.clear()
     os.environ.update(request['env'])
