@@ -58,4 +58,3 @@ def test_one_and_two_cores_give_the_same_losses(photo_data, converted_lite0, tmp
     assert one['record']['onednn'] is False
     assert len(one['losses']) == 3 and all(loss > 0 for loss in one['losses'])
     assert one['losses'] == two['losses']  # bit for bit
-
