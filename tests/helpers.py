@@ -64,7 +64,8 @@ class Zygote:
     # Variables a child may set differently from the zygote: read at run time,
     # not when the interpreter or torch start (OMP_*, PYTHONHASHSEED, ... are;
     # PYTHONPATH decides what the preloaded imports would have found).
-    RUN_TIME = {'CUDA_VISIBLE_DEVICES', 'PORT', 'PYTHON', 'FORCE_CUDA', 'TORCH_CUDA_ARCH_LIST'}
+    RUN_TIME = {'CUDA_VISIBLE_DEVICES', 'PORT', 'PYTHON', 'FORCE_CUDA', 'TORCH_CUDA_ARCH_LIST',
+                'PYTEST_CURRENT_TEST'}  # pytest's, new for every test
     RUN_TIME_PREFIXES = ('MASTER_', 'APC_')
 
     def __init__(self):
@@ -116,11 +117,16 @@ class Zygote:
                                                   stdout=out, stderr=err)) + '\n')
             self.proc.stdin.flush()
             pid = self._answer()['pid']
-            timer = threading.Timer(timeout, os.kill, (pid, 9))
+            killed = []  # the timer's own flag is set by cancel() too
+
+            def kill():
+                killed.append(pid)
+                os.kill(pid, 9)
+            timer = threading.Timer(timeout, kill)
             timer.start()
             code = self._answer()['returncode']
             timer.cancel()
-            if timer.finished.is_set() and code == -9:
+            if killed:
                 raise subprocess.TimeoutExpired(cmd, timeout)
             with open(out) as f, open(err) as g:
                 return subprocess.CompletedProcess(cmd, code, f.read(), g.read())
