@@ -50,94 +50,121 @@ def run(cmd, env, timeout=600):
 
 def run_process(cmd, env, timeout=600):
     """``subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True)``;
-    a Python tool is forked from the zygote when it can be (tool_zygote.py)."""
+    a Python tool is forked from the zygote when it can be, and so are the
+    launchers and ranks that ``PYTHON`` and torchrun's ``PYTHON_EXEC`` start
+    (tool_zygote.py)."""
+    env = ZYGOTE.launch_env(env)
     if ZYGOTE.can_run(cmd, env):
-        return ZYGOTE.run(cmd, env, timeout)
+        proc = ZYGOTE.run(cmd, env, timeout)
+        if proc is not None:
+            return proc
     return subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True,
                           timeout=timeout)
 
 
 class Zygote:
-    """The client of tests/tool_zygote.py: one zygote per pytest process,
-    started on first use, ended with the process."""
-
-    # Variables a child may set differently from the zygote: read at run time,
-    # not when the interpreter or torch start (OMP_*, PYTHONHASHSEED, ... are;
-    # PYTHONPATH decides what the preloaded imports would have found).
-    RUN_TIME = {'CUDA_VISIBLE_DEVICES', 'PORT', 'PYTHON', 'FORCE_CUDA', 'TORCH_CUDA_ARCH_LIST',
-                'PYTEST_CURRENT_TEST'}  # pytest's, new for every test
-    RUN_TIME_PREFIXES = ('MASTER_', 'APC_')
+    """The tests' client of tests/tool_zygote.py: one zygote per pytest
+    process, started on first use, ended with the process."""
 
     def __init__(self):
         self.proc = None
         self.env = None
 
+    @staticmethod
+    def usable():
+        return 'cuda' not in DEVICES  # a CUDA context does not survive a fork
+
     def can_run(self, cmd, env):
-        if 'cuda' in DEVICES or len(cmd) < 2 or cmd[0] != sys.executable:
-            return False  # a CUDA context does not survive a fork
-        if cmd[1] == '-c':
-            source = cmd[2]
+        import tool_zygote
+        if not self.usable() or len(cmd) < 2 or cmd[0] != sys.executable:
+            return False
+        parsed = tool_zygote.parse_argv(cmd[1:])
+        if parsed is None:
+            return False
+        _, kind, target, _ = parsed
+        if kind == '-c':
+            source = target
+        elif kind == '-m':
+            source = ''
         else:
-            script = cmd[1] if osp.isabs(cmd[1]) else osp.join(REPO, cmd[1])
+            script = target if osp.isabs(target) else osp.join(REPO, target)
             if not script.endswith('.py') or not osp.isfile(script):
                 return False
             with open(script) as f:
                 source = f.read()
         if 'pin_isa' in source:  # it chooses torch's kernels before torch loads
             return False
-        start = self.env or tool_env()
-        return all(env.get(k) == start.get(k) for k in set(env) | set(start)
-                   if k not in self.RUN_TIME and not k.startswith(self.RUN_TIME_PREFIXES))
+        return tool_zygote.start_differs(env, self.env or tool_env()) is None
 
-    def start(self):
+    def launch_env(self, env):
+        """``env`` with ``PYTHON`` (when it names this interpreter) and
+        ``PYTHON_EXEC`` (torchrun's) set to the zygote's stand-in."""
+        if not self.usable():
+            return env
+        self.ensure_started()
+        env = dict(env)
+        if env.get('PYTHON') == sys.executable:
+            env['PYTHON'] = self.stand_in
+        env.setdefault('PYTHON_EXEC', self.stand_in)
+        return env
+
+    def ensure_started(self):
+        if self.proc is not None and self.proc.poll() is None:
+            return
         import tempfile
+
+        import tool_zygote
         self.env = tool_env()
-        self.log = tempfile.NamedTemporaryFile(prefix='tool_zygote_', suffix='.log',
-                                               delete=False).name
+        self.folder = tempfile.mkdtemp(prefix='zygote-')  # a socket path is at most 107 bytes
+        self.socket = osp.join(self.folder, 'socket')
+        self.log = osp.join(self.folder, 'log')
         with open(self.log, 'w') as log:
             self.proc = subprocess.Popen(
-                [sys.executable, osp.join(REPO, 'tests', 'tool_zygote.py')],
+                [sys.executable, osp.join(REPO, 'tests', 'tool_zygote.py'), self.socket],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
                 cwd=REPO, env=self.env)
+        if self.proc.stdout.readline() != 'ready\n':
+            raise RuntimeError(f'tests/tool_zygote.py did not start (exit {self.proc.wait()}; '
+                               f'its output: {self.log})')
+        self.stand_in = tool_zygote.write_stand_in(self.folder, self.socket)
 
     def close(self):
         if self.proc is not None and self.proc.poll() is None:
             self.proc.stdin.close()  # the zygote's loop ends
             self.proc.wait()
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def run(self, cmd, env, timeout):
-        import json
+        """The run's CompletedProcess, or None when the zygote refuses it."""
         import tempfile
         import threading
-        if self.proc is None or self.proc.poll() is not None:
-            self.start()
+
+        import tool_zygote
+        self.ensure_started()
         with tempfile.TemporaryDirectory() as folder:
             out, err = osp.join(folder, 'stdout'), osp.join(folder, 'stderr')
-            self.proc.stdin.write(json.dumps(dict(argv=cmd[1:], env=dict(env), cwd=REPO,
-                                                  stdout=out, stderr=err)) + '\n')
-            self.proc.stdin.flush()
-            pid = self._answer()['pid']
-            killed = []  # the timer's own flag is set by cancel() too
+            with open(os.devnull) as i, open(out, 'w') as o, open(err, 'w') as e:
+                conn, reader, first = tool_zygote.connect(
+                    self.socket, cmd[1:], dict(env), REPO, [i.fileno(), o.fileno(), e.fileno()])
+            with conn, reader:
+                if 'refused' in first:
+                    return None
+                pid = first['pid']
+                killed = []  # the timer's own flag is set by cancel() too
 
-            def kill():
-                killed.append(pid)
-                os.kill(pid, 9)
-            timer = threading.Timer(timeout, kill)
-            timer.start()
-            code = self._answer()['returncode']
-            timer.cancel()
+                def kill():
+                    killed.append(pid)
+                    os.kill(pid, 9)
+                timer = threading.Timer(timeout, kill)
+                timer.start()
+                try:
+                    code = tool_zygote.answer(reader)['returncode']
+                finally:
+                    timer.cancel()
             if killed:
                 raise subprocess.TimeoutExpired(cmd, timeout)
             with open(out) as f, open(err) as g:
                 return subprocess.CompletedProcess(cmd, code, f.read(), g.read())
-
-    def _answer(self):
-        import json
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f'tests/tool_zygote.py ended (exit {self.proc.wait()}; its '
-                               f'output: {self.log})')
-        return json.loads(line)
 
 
 ZYGOTE = Zygote()

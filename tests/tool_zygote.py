@@ -1,24 +1,52 @@
 """A process that has imported what every tool imports, and forks a child for
-each tool run the tests ask of it (``helpers.run``).
+each tool run the tests ask of it (``helpers.run``), ranks of multi-process
+launches included.
 
 A tool started as a new process spends ~5 s of CPU importing torch, mmseg
-and the package before it does anything; the suite starts dozens. A child
-forked from this process starts with those modules loaded, and is otherwise
-the same process a fresh interpreter would be: its own environment, working
+and the package before it does anything; the suite starts dozens, and a
+2-rank launch starts three (the launcher and two ranks). A child forked
+from this process starts with those modules loaded, and is otherwise the
+same process a fresh interpreter would be: its own environment, working
 folder, arguments, standard streams and exit status. It never ran a test:
 nothing a test patched or registered is in it.
 
-Protocol, one JSON object a line: the client sends ``{"argv", "env", "cwd",
-"stdout", "stderr"}`` (argv without the interpreter: a script and its
-arguments, or ``-c CODE ...``); the zygote answers ``{"pid"}`` when the
-child starts and ``{"returncode"}`` when it ends.
+Clients reach the zygote through a UNIX socket, one connection a run. The
+client sends one JSON line ``{"argv", "env", "cwd"}`` (argv without the
+interpreter: interpreter options ``-u``, then a script, ``-c CODE`` or
+``-m MODULE``, then the arguments) with its standard streams attached as
+file descriptors; the zygote answers ``{"pid"}`` when the child starts and
+``{"returncode"}`` when it ends, or ``{"refused": why}`` for a run a fresh
+interpreter would start differently (then the client starts one). A client
+that goes away takes its child with it (SIGKILL).
+
+Two clients: the tests' own (``helpers.Zygote``) and a stand-in interpreter
+(``write_stand_in``), an executable that tools and launchers run where they
+would run Python (``PYTHON`` of ``tools/dist_*.sh``, torchrun's
+``PYTHON_EXEC``): it forwards the signals it gets to its child and exits as
+the child did.
 """
+import io
 import json
 import os
 import runpy
+import selectors
+import signal
+import socket
 import sys
 import threading
 import types
+
+# Variables a child may set differently from the zygote: read at run time,
+# not when the interpreter or torch start (OMP_*, PYTHONHASHSEED, ... are).
+RUN_TIME = {
+    'CUDA_VISIBLE_DEVICES', 'PORT', 'PYTHON', 'FORCE_CUDA', 'TORCH_CUDA_ARCH_LIST',
+    'PYTEST_CURRENT_TEST',  # pytest's, new for every test
+    'PYTHON_EXEC', 'RANK', 'LOCAL_RANK', 'GROUP_RANK', 'ROLE_RANK', 'ROLE_NAME',
+    'LOCAL_WORLD_SIZE', 'WORLD_SIZE', 'GROUP_WORLD_SIZE', 'ROLE_WORLD_SIZE',  # torchrun's
+}
+RUN_TIME_PREFIXES = ('MASTER_', 'APC_', 'TORCHELASTIC_', 'TORCH_NCCL_')
+SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+           signal.SIGUSR2)
 
 
 def preload():
@@ -29,32 +57,89 @@ def preload():
     import torch  # noqa: F401
 
 
-def child(request: dict) -> int:
+def paths(env: dict) -> list:
+    return [os.path.normpath(p) for p in env.get('PYTHONPATH', '').split(os.pathsep) if p]
+
+
+def start_differs(env: dict, start: dict):
+    """Why a fresh interpreter with ``env`` would start differently from one
+    with ``start`` (the zygote's), or None. ``PYTHONPATH`` may name fewer of
+    the zygote's folders, never another (a ``sitecustomize`` there would run
+    at start-up; the child's path is its own either way)."""
+    if not set(paths(env)) <= set(paths(start)):
+        return f'PYTHONPATH {env.get("PYTHONPATH")!r}'
+    for key in sorted(set(env) | set(start)):
+        if key != 'PYTHONPATH' and key not in RUN_TIME \
+                and not key.startswith(RUN_TIME_PREFIXES) and env.get(key) != start.get(key):
+            return f'{key}={env.get(key)!r}'
+    return None
+
+
+def parse_argv(argv: list):
+    """``(unbuffered, kind, target, args)`` of an interpreter's argv (without
+    the interpreter), kind ``script``, ``-c`` or ``-m``; None for options
+    this zygote does not emulate."""
+    unbuffered = False
+    while argv and argv[0] == '-u':
+        unbuffered, argv = True, argv[1:]
+    if len(argv) >= 2 and argv[0] in ('-c', '-m'):
+        return unbuffered, argv[0], argv[1], argv[2:]
+    if argv and not argv[0].startswith('-'):
+        return unbuffered, 'script', argv[0], argv[1:]
+    return None
+
+
+def refusal(request: dict, start: dict):
+    """Why the zygote will not run ``request``, or None."""
+    if parse_argv(request['argv']) is None:
+        return f'interpreter options {request["argv"][:2]}'
+    return start_differs(request['env'], start)
+
+
+def standard_streams(fds: list, unbuffered: bool):
+    """The child's 0, 1, 2 become the client's; Python's streams are made
+    anew over them, buffered as a fresh interpreter would buffer them."""
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    sys.stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, 'r', closefd=False)))
+
+    def writer(fd, line_buffering):
+        raw = io.FileIO(fd, 'w', closefd=False)
+        if unbuffered:
+            return io.TextIOWrapper(raw, write_through=True, errors='backslashreplace')
+        tty = raw.isatty()
+        return io.TextIOWrapper(io.BufferedWriter(raw), line_buffering=tty or line_buffering,
+                                errors='backslashreplace' if fd == 2 else 'strict')
+    sys.stdout, sys.stderr = writer(1, False), writer(2, True)  # stderr: line-buffered
+
+
+def child(request: dict, fds: list, base_path: list) -> int:
     """Become the tool: run it as ``__main__`` and return its exit status."""
-    for fd, path, flags in ((0, os.devnull, os.O_RDONLY),
-                            (1, request['stdout'], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
-                            (2, request['stderr'], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)):
-        opened = os.open(path, flags, 0o666)  # the umask applies, as for a shell's redirection
-        os.dup2(opened, fd)
-        os.close(opened)
+    unbuffered, kind, target, args = parse_argv(request['argv'])
+    standard_streams(fds, unbuffered)
     os.chdir(request['cwd'])
     os.environ.clear()
     os.environ.update(request['env'])
-    argv = request['argv']
-    # The interpreter would put the script's folder (or '' for -c) first,
-    # then PYTHONPATH, in front of the standard library's path.
-    paths = [p for p in request['env'].get('PYTHONPATH', '').split(os.pathsep) if p]
-    if argv[0] == '-c':
-        sys.argv = ['-c', *argv[2:]]
-        sys.path[:] = ['', *paths, *sys.path[1:]]
-        code = compile(argv[1], '<string>', 'exec')
+    # The interpreter puts the script's folder (or '' for -c, the working
+    # folder for -m) first, then PYTHONPATH, in front of the standard library.
+    extra = [p for p in request['env'].get('PYTHONPATH', '').split(os.pathsep) if p]
+    base_path = [p for p in base_path if p not in extra]
+    if kind == '-c':
+        sys.argv = ['-c', *args]
+        sys.path[:] = ['', *extra, *base_path]
+        code = compile(target, '<string>', 'exec')
         main = types.ModuleType('__main__')  # no __file__, as `python -c` has
         sys.modules['__main__'] = main
         run = lambda: exec(code, main.__dict__)  # noqa: E731
+    elif kind == '-m':
+        sys.argv = [target, *args]  # run_module puts the module's file first
+        sys.path[:] = [os.getcwd(), *extra, *base_path]
+        run = lambda: runpy.run_module(target, run_name='__main__', alter_sys=True)  # noqa: E731
     else:
-        script = os.path.abspath(argv[0])
-        sys.argv = list(argv)
-        sys.path[:] = [os.path.dirname(script), *paths, *sys.path[1:]]
+        script = os.path.abspath(target)
+        sys.argv = [target, *args]
+        sys.path[:] = [os.path.dirname(script), *extra, *base_path]
         run = lambda: runpy.run_path(script, run_name='__main__')  # noqa: E731
     try:
         run()
@@ -78,30 +163,195 @@ def finish(status: int) -> int:
             thread.join()
     import atexit
     atexit._run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
     return status
 
 
-def serve():
-    answers = os.fdopen(os.dup(1), 'w')
-    os.dup2(2, 1)  # anything the imports print stays out of the answers
-    preload()
-    sys.path.pop(0)  # this file's folder: the children set their own path
-    base_path = list(sys.path)
-    for line in sys.stdin:
-        request = json.loads(line)
+def send(conn: socket.socket, message: dict):
+    try:
+        conn.sendall(json.dumps(message).encode() + b'\n')
+    except OSError:
+        pass  # the client went away; its child is killed below
+
+
+def receive(conn: socket.socket):
+    """One JSON line and the file descriptors that came with it."""
+    data, fds, _, _ = socket.recv_fds(conn, 1 << 16, 3)
+    while data and not data.endswith(b'\n'):
+        more = conn.recv(1 << 16)
+        if not more:
+            break
+        data += more
+    return (json.loads(data) if data.endswith(b'\n') else None), fds
+
+
+def interpreter_path() -> list:
+    """``sys.path`` of this interpreter started without ``PYTHONPATH``, less
+    the script's folder: what a child's own ``PYTHONPATH`` goes in front of."""
+    import subprocess
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    out = subprocess.run([sys.executable, '-c', 'import json, sys; print(json.dumps(sys.path))'],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    return json.loads(out)[1:]
+
+
+class Server:
+    """The zygote's loop: accept runs, fork them, report their ends."""
+
+    def __init__(self, path: str, start: dict):
+        self.start = start  # the environment before the preload (cv2 edits it)
+        self.base_path = interpreter_path()
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        self.listener.listen(64)
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.listener, selectors.EVENT_READ, 'accept')
+        self.selector.register(0, selectors.EVENT_READ, 'control')  # EOF: the tests ended
+        self.children = {}  # pid -> the client's connection
+
+    def serve(self):
+        while True:
+            for key, _ in self.selector.select(timeout=0.02):
+                if key.data == 'accept':
+                    self.accept()
+                elif key.data == 'control':
+                    if not os.read(0, 4096):
+                        return self.close()
+                else:
+                    self.client_event(key.fileobj, key.data)
+            self.reap()
+
+    def accept(self):
+        conn, _ = self.listener.accept()
+        request, fds = receive(conn)
+        why = 'no request' if request is None else refusal(request, self.start)
+        if why:
+            print(f'refused {request and request["argv"][:2]}: {why}', file=sys.stderr,
+                  flush=True)  # the log says why a run went to a new interpreter
+            for fd in fds:
+                os.close(fd)
+            send(conn, dict(refused=why))
+            conn.close()
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
-            sys.stdin.close()
-            sys.path[:] = ['', *base_path]
-            os._exit(finish(child(request)))
-        answers.write(json.dumps(dict(pid=pid)) + '\n')
-        answers.flush()
-        _, status = os.waitpid(pid, 0)
-        answers.write(json.dumps(dict(returncode=os.waitstatus_to_exitcode(status))) + '\n')
-        answers.flush()
+            self.selector.close()
+            self.listener.close()
+            for other in self.children.values():
+                other.close()
+            conn.close()
+            os._exit(finish(child(request, fds, self.base_path)))
+        for fd in fds:
+            os.close(fd)
+        self.children[pid] = conn
+        self.selector.register(conn, selectors.EVENT_READ, pid)
+        send(conn, dict(pid=pid))
+
+    def client_event(self, conn, pid):
+        try:
+            gone = not conn.recv(1)
+        except OSError:
+            gone = True
+        if gone:  # the client died or gave up: so does its child
+            self.selector.unregister(conn)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def reap(self):
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            conn = self.children.pop(pid, None)
+            if conn is None:
+                continue
+            send(conn, dict(returncode=os.waitstatus_to_exitcode(status)))
+            try:
+                self.selector.unregister(conn)
+            except KeyError:
+                pass
+            conn.close()
+
+    def close(self):
+        for pid in self.children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def connect(path: str, argv: list, env: dict, cwd: str, fds: list):
+    """Ask the zygote at ``path`` to run ``argv``; returns the connection, a
+    reader of its answers and the first answer (``{"pid"}`` or
+    ``{"refused"}``)."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(path)
+    request = json.dumps(dict(argv=argv, env=env, cwd=cwd)).encode() + b'\n'
+    socket.send_fds(conn, [request], fds)
+    reader = conn.makefile('rb')  # one reader: both answers may come in one read
+    return conn, reader, answer(reader)
+
+
+def answer(reader) -> dict:
+    line = reader.readline()
+    if not line:
+        raise ConnectionError('the tool zygote closed the connection')
+    return json.loads(line)
+
+
+def stand_in(path: str, python: str):
+    """The stand-in interpreter's body: run ``sys.argv[1:]`` in the zygote,
+    or in ``python`` when the zygote refuses or is gone."""
+    argv = sys.argv[1:]
+    try:
+        conn, reader, first = connect(path, argv, dict(os.environ), os.getcwd(), [0, 1, 2])
+    except OSError:
+        first = dict(refused='no zygote')
+    if 'refused' in first:
+        os.execv(python, [python, *argv])
+    pid = first['pid']
+    for sig in SIGNALS:
+        signal.signal(sig, lambda number, frame: os.kill(pid, number))
+    code = answer(reader)['returncode']
+    if code < 0:  # died of a signal: so does the stand-in, for its parent to see
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    sys.exit(code)
+
+
+def write_stand_in(folder: str, path: str) -> str:
+    """An executable ``folder/python`` that runs its arguments in the zygote
+    at ``path`` (a few milliseconds of start-up: the standard library only)."""
+    exe = os.path.join(folder, 'python')
+    with open(exe, 'w') as f:
+        f.write(f'#!{sys.executable} -IS\n'
+                f'import sys\nsys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n'
+                f'import tool_zygote\ntool_zygote.stand_in({path!r}, {sys.executable!r})\n')
+    os.chmod(exe, 0o755)
+    return exe
+
+
+def main():
+    start = dict(os.environ)
+    ready = os.fdopen(os.dup(1), 'w')
+    os.dup2(2, 1)  # anything the imports print goes to the log
+    preload()
+    server = Server(sys.argv[1], start)
+    ready.write('ready\n')
+    ready.close()
+    server.serve()
 
 
 if __name__ == '__main__':
-    serve()
+    main()
