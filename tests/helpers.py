@@ -101,12 +101,18 @@ class Zygote:
         ``PYTHON_EXEC`` (torchrun's) set to the zygote's stand-in."""
         if not self.usable():
             return env
-        self.ensure_started()
         env = dict(env)
         if env.get('PYTHON') == sys.executable:
-            env['PYTHON'] = self.stand_in
-        env.setdefault('PYTHON_EXEC', self.stand_in)
+            env['PYTHON'] = self.interpreter()
+        env.setdefault('PYTHON_EXEC', self.interpreter())
         return env
+
+    def interpreter(self):
+        """What to run where a tool would run this Python: the stand-in."""
+        if not self.usable():
+            return sys.executable
+        self.ensure_started()
+        return self.stand_in
 
     def ensure_started(self):
         if self.proc is not None and self.proc.poll() is None:

@@ -6,7 +6,7 @@ import sys
 import textwrap
 
 import pytest
-from helpers import REPO
+from helpers import REPO, ZYGOTE, run_process
 
 SCRIPT = 'tools/misc/mmcv_build_tag.py'  # runs before mmcv exists: not in the package
 
@@ -47,8 +47,7 @@ def test_a_cuda_build_without_a_gpu_gets_an_arch_list(tmp_path):
     passes the script's list."""
     import torch
     env = dict(os.environ, FORCE_CUDA='1', CUDA_VISIBLE_DEVICES='', TORCH_CUDA_ARCH_LIST='')
-    proc = subprocess.run([sys.executable, SCRIPT, '--arch-list'], cwd=REPO, env=env,
-                          capture_output=True, text=True)
+    proc = run_process([sys.executable, SCRIPT, '--arch-list'], env)
     if torch.version.cuda is None:
         assert proc.returncode == 2 and 'CPU build' in proc.stderr
         return
@@ -56,8 +55,7 @@ def test_a_cuda_build_without_a_gpu_gets_an_arch_list(tmp_path):
     assert proc.returncode == 0 and len(archs) >= 5 and archs[-1].endswith('+PTX'), proc
     assert '8.0' in archs and '9.0' in archs
     env['FORCE_CUDA'] = '0'
-    cpu = subprocess.run([sys.executable, SCRIPT, '--arch-list'], cwd=REPO, env=env,
-                         capture_output=True, text=True)
+    cpu = run_process([sys.executable, SCRIPT, '--arch-list'], env)
     assert cpu.returncode == 0 and cpu.stdout.strip() == ''
 
 
@@ -67,8 +65,7 @@ def test_a_torch_of_another_cuda_variant_is_refused():
     other = 'cu118' if have != 'cu118' else 'cu126'
 
     def check(variant):
-        return subprocess.run([sys.executable, SCRIPT, '--check-torch', variant], cwd=REPO,
-                              capture_output=True, text=True)
+        return run_process([sys.executable, SCRIPT, '--check-torch', variant], dict(os.environ))
     assert check(have).returncode == 0 and check('').returncode == 0
     proc = check(other)
     assert proc.returncode == 2 and f'TORCH_CUDA={other}' in proc.stderr \
@@ -138,8 +135,7 @@ def simulated_gpu_env(tmp_path):
 
 def script(*args, **env):
     """The script on this machine (no --assume), as the Makefile runs it."""
-    return subprocess.run([sys.executable, SCRIPT, *args], cwd=REPO, capture_output=True,
-                          text=True, env=dict(os.environ, **env))
+    return run_process([sys.executable, SCRIPT, *args], dict(os.environ, **env))
 
 
 def make_mmcv(tmp_path, force_cuda, extra_env=None, wheels_var='WHEELHOUSE'):
@@ -152,7 +148,8 @@ def make_mmcv(tmp_path, force_cuda, extra_env=None, wheels_var='WHEELHOUSE'):
                **(extra_env or {}))
     env.pop('TORCH_CUDA_ARCH_LIST', None)
     env.pop('MAX_JOBS', None)
-    cmd = ['make', '--no-print-directory', 'mmcv', f'PY={sys.executable}',
+    python = ZYGOTE.interpreter()  # the script's runs forked, when they start alike
+    cmd = ['make', '--no-print-directory', 'mmcv', f'PY={python}',
            f'PIP={sys.executable} {fake}', f'{wheels_var}={tmp_path / "wheels"}']
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     log_file = tmp_path / 'pip.log'
