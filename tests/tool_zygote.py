@@ -228,7 +228,12 @@ class Server:
 
     def accept(self):
         conn, _ = self.listener.accept()
-        request, fds = receive(conn)
+        conn.settimeout(10)  # a client sends its request at once; one that does not is dropped
+        try:
+            request, fds = receive(conn)
+        except (OSError, ValueError):
+            request, fds = None, []
+        conn.settimeout(None)
         why = 'no request' if request is None else refusal(request, self.start)
         if why:
             print(f'refused {request and request["argv"][:2]}: {why}', file=sys.stderr,
