@@ -338,17 +338,23 @@ def stand_in(path: str, python: str):
 
 def write_stand_in(folder: str, path: str) -> str:
     """An executable ``folder/python`` that runs its arguments in the zygote
-    at ``path`` (a few milliseconds of start-up: the standard library only)."""
+    at ``path``: this file run by ``stand_in`` (a few milliseconds of
+    start-up: the standard library only)."""
+    import shlex
     exe = os.path.join(folder, 'python')
     with open(exe, 'w') as f:
-        f.write(f'#!{sys.executable} -IS\n'
-                f'import sys\nsys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n'
-                f'import tool_zygote\ntool_zygote.stand_in({path!r}, {sys.executable!r})\n')
+        f.write('#!/bin/sh\n'
+                f'exec {shlex.quote(sys.executable)} -I -S {shlex.quote(os.path.abspath(__file__))}'
+                f' --stand-in {shlex.quote(path)} "$@"\n')
     os.chmod(exe, 0o755)
     return exe
 
 
 def main():
+    if sys.argv[1] == '--stand-in':
+        path = sys.argv[2]
+        del sys.argv[1:3]
+        return stand_in(path, sys.executable)
     start = dict(os.environ)
     ready = os.fdopen(os.dup(1), 'w')
     os.dup2(2, 1)  # anything the imports print goes to the log
