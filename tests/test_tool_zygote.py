@@ -67,3 +67,18 @@ def test_a_rank_that_would_start_differently_gets_a_new_interpreter(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert sorted(line for line in proc.stdout.splitlines() if line.startswith('preloaded')) \
         == ['preloaded False rank 0', 'preloaded False rank 1'], proc.stdout
+
+
+def test_ranks_launched_through_a_shell_script_are_forked(tmp_path):
+    """tools/dist_*.sh run ``$PYTHON`` from bash, which, once it has run a
+    command, drops the ``_`` the tests' processes inherit from the shell
+    that started pytest (that alone once sent every launcher and rank of
+    the suite to a new interpreter)."""
+    script = tmp_path / 'rank.py'
+    script.write_text(RANK_SCRIPT)
+    env = dict(tool_env(), PYTHON=sys.executable)
+    proc = run_process(['bash', '-c', f'cd . && exec "$PYTHON" -m torch.distributed.run '
+                        f'--nproc_per_node=2 --master_port={free_port()} {script}'], env)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(line for line in proc.stdout.splitlines() if line.startswith('preloaded')) \
+        == ['preloaded True rank 0', 'preloaded True rank 1'], proc.stdout

@@ -43,7 +43,8 @@ RUN_TIME = {
     'PYTEST_CURRENT_TEST',  # pytest's, new for every test
     'PYTHON_EXEC', 'RANK', 'LOCAL_RANK', 'GROUP_RANK', 'ROLE_RANK', 'ROLE_NAME',
     'LOCAL_WORLD_SIZE', 'WORLD_SIZE', 'GROUP_WORLD_SIZE', 'ROLE_WORLD_SIZE',  # torchrun's
-    'MAKEFLAGS', 'MAKELEVEL', 'MFLAGS', 'MMCV_VERSION', 'PIP_LOG',  # make's, the Makefile's
+    'MAKEFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES', 'MFLAGS', 'MMCV_VERSION', 'PIP_LOG',  # make's
+    '_',  # a shell's last command: bash changes or drops it in what it starts
 }
 RUN_TIME_PREFIXES = ('MASTER_', 'APC_', 'TORCHELASTIC_', 'TORCH_NCCL_')
 SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
