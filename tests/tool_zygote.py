@@ -25,6 +25,7 @@ would run Python (``PYTHON`` of ``tools/dist_*.sh``, torchrun's
 ``PYTHON_EXEC``): it forwards the signals it gets to its child and exits as
 the child did.
 """
+import gc
 import io
 import json
 import os
@@ -57,6 +58,11 @@ def preload():
     # a fresh process, so a tool that forgets an import still fails here.
     import mmseg.models  # noqa: F401
     import torch  # noqa: F401
+    # What the imports made, out of the collector's reach in every child (a
+    # fresh interpreter's collections walk only its own few objects; here
+    # mmengine's gc.collect() per data set would walk all of it).
+    gc.collect()
+    gc.freeze()
 
 
 def paths(env: dict) -> list:
