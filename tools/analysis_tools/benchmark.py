@@ -277,6 +277,30 @@ def bench_loader(config, workers, batches, warmup):
                 loader_workers=loader_cfg.num_workers)
 
 
+def add_crf_eval(rates: dict, ratios: dict, images: int, workers) -> None:
+    """The CRF evaluation's rates, serial and in the pool (which must agree)."""
+    crf_eval = bench_crf_eval(images, workers)
+    if crf_eval['crf_eval_serial_miou'] != crf_eval['crf_eval_pool_miou']:
+        raise RuntimeError(f'CRF evaluation differs between serial and pool: {crf_eval}')
+    rates.update(crf_eval)
+    ratios['crf_eval pool / serial (images/s)'] = \
+        crf_eval['crf_eval_pool_images_per_s'] / crf_eval['crf_eval_serial_images_per_s']
+
+
+def add_train_rates(res: dict, rates: dict, ratios: dict, batch: int, peak) -> None:
+    """Images, TFLOP/s, a VOC run's minutes and the utilisation of ``peak``
+    TFLOP/s (when known) from the timed training step."""
+    ratios['train_full / train_backbone'] = res['train_full'] / res['train_backbone']
+    rates['train_images_per_s'] = batch / res['train_full']
+    rates['train_tflop_per_s'] = res.pop('train_full_gflop') / res['train_full'] / 1e3
+    rates['voc_15_epochs_minutes'] = 15 * VOC_TRAIN_AUG_IMAGES / rates['train_images_per_s'] / 60
+    if peak:
+        rates['model_flop_utilisation'] = rates['train_tflop_per_s'] / peak
+    if 'loader_images_per_s' in rates:
+        ratios['loader / train step (images/s)'] = \
+            rates['loader_images_per_s'] / rates['train_images_per_s']
+
+
 def run_benchmark(config, batch=2, train_size=384, test_size=960, device=None, amp=False,
                   warmup=1, reps=3, skip=(), loader_workers=None, loader_batches=100,
                   peak=None, out=None, crf_eval_images=32, crf_workers='auto') -> dict:
@@ -308,24 +332,9 @@ def run_benchmark(config, batch=2, train_size=384, test_size=960, device=None, a
     if 'loader' not in skip:
         rates.update(bench_loader(config, loader_workers, loader_batches, warmup=2))
     if 'crf_eval' not in skip:
-        crf_eval = bench_crf_eval(crf_eval_images, crf_workers)
-        if crf_eval['crf_eval_serial_miou'] != crf_eval['crf_eval_pool_miou']:
-            raise RuntimeError(f'CRF evaluation differs between serial and pool: {crf_eval}')
-        rates.update(crf_eval)
-        ratios['crf_eval pool / serial (images/s)'] = \
-            crf_eval['crf_eval_pool_images_per_s'] / crf_eval['crf_eval_serial_images_per_s']
+        add_crf_eval(rates, ratios, crf_eval_images, crf_workers)
     if 'train_full' in res:
-        ratios['train_full / train_backbone'] = res['train_full'] / res['train_backbone']
-        rates['train_images_per_s'] = batch / res['train_full']
-        rates['train_tflop_per_s'] = res.pop('train_full_gflop') / res['train_full'] / 1e3
-        rates['voc_15_epochs_minutes'] = \
-            15 * VOC_TRAIN_AUG_IMAGES / rates['train_images_per_s'] / 60
-        peak = peak_tflops(device, peak, train_dtype)
-        if peak:
-            rates['model_flop_utilisation'] = rates['train_tflop_per_s'] / peak
-        if 'loader_images_per_s' in rates:
-            ratios['loader / train step (images/s)'] = \
-                rates['loader_images_per_s'] / rates['train_images_per_s']
+        add_train_rates(res, rates, ratios, batch, peak_tflops(device, peak, train_dtype))
     projection = None
     if 'train_full' in res and 'infer_full' in res:
         res['checkpoint_save'] = checkpoint_s
