@@ -7,6 +7,11 @@ import sys
 import pytest
 from helpers import ZYGOTE, free_port, run_process, tool_env
 
+# On a machine with CUDA the tests fork nothing (a CUDA context does not
+# survive a fork): every run there is a new interpreter, so there is no
+# zygote to test.
+pytestmark = pytest.mark.skipif(not ZYGOTE.usable(), reason='no zygote where CUDA is present')
+
 # A rank that says whether it started with mmseg loaded (forked) and which
 # rank it is; rank 1 fails when asked to, rank 0 then waits to be stopped.
 # One write a line: under -u, print's text and newline are two writes, and
