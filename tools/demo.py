@@ -24,6 +24,11 @@ from apc_lab.ablation import (  # noqa: E402
     claims_table,
     run_ablations,
 )
+from apc_lab.config_comparison import (  # noqa: E402
+    compare_configs,
+    comparison_fingerprint,
+    comparison_table,
+)
 from apc_lab.demo import demo_fingerprint, demo_table, run_demo, run_demo_seeds  # noqa: E402
 from apc_lab.figures import write_figures  # noqa: E402
 
@@ -76,6 +81,13 @@ def parse_args(argv=None):
                         help='with --ablations (default: both; --from-scratch: scratch)')
     parser.add_argument('--jobs', type=int, default=1,
                         help='with --ablations: runs at a time, one torch thread each')
+    parser.add_argument('--against', nargs=2, metavar=('CONFIG', 'WORK_DIR'),
+                        help='with --ablations, --dataset and --config: train (or reuse) the '
+                        'same runs under CONFIG in WORK_DIR too, and table --config minus '
+                        'CONFIG, paired over seeds (apc_lab/config_comparison.py)')
+    parser.add_argument('--comparisons', type=int, default=1,
+                        help='with --against: how many comparisons its intervals are '
+                        'Bonferroni-widened over (a pre-registered family; default 1)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, as in tools/train.py (--ablations: '
                         'on top of every variant)')
@@ -83,30 +95,40 @@ def parse_args(argv=None):
 
 
 def ablations(args, argv=None):
-    if (args.config or args.data) and not args.dataset:
-        raise SystemExit('--ablations with --config or --data: name the set with --dataset '
-                         '(each set has its own config and data)')
+    if (args.config or args.data or args.against) and not args.dataset:
+        raise SystemExit('--ablations with --config, --data or --against: name the set with '
+                         '--dataset (each set has its own config and data)')
+    if args.against and not args.config:
+        raise SystemExit('--against: give the config it is compared with (--config)')
     datasets = {name: (args.config or DATASET_DEFAULTS[name][0],
                        args.data or DATASET_DEFAULTS[name][1])
                 for name in ([args.dataset] if args.dataset else DATASET_DEFAULTS)}
     work_dir = args.work_dir or 'work_dirs/ablations'
-    result = run_ablations(datasets, work_dir, seeds=args.seeds or [0, 1, 2],
-                           iters=args.iters or 1000, variants=args.variants,
-                           starts=args.starts or (['scratch'] if args.from_scratch
-                                                  else ['pretrained', 'scratch']),
-                           num_train=args.num_train, num_val=args.num_val, jobs=args.jobs,
-                           cfg_options=args.cfg_options)
-    table = claims_table(result) + '\n\n' + ablation_tables(result)
-    with open(f'{work_dir}/ablations.md', 'w') as f:
+    run = dict(seeds=args.seeds or [0, 1, 2], iters=args.iters or 1000, variants=args.variants,
+               starts=args.starts or (['scratch'] if args.from_scratch
+                                      else ['pretrained', 'scratch']),
+               num_train=args.num_train, num_val=args.num_val, jobs=args.jobs,
+               cfg_options=args.cfg_options)
+    sizes = (args.iters or 1000, args.num_train, args.num_val, args.num_test, args.cfg_options)
+    if args.against:
+        config, data = datasets[args.dataset]
+        result = compare_configs(args.dataset, data, config, args.against[0], work_dir,
+                                 args.against[1], **run)
+        table, out = comparison_table(result, args.comparisons), 'comparison'
+        parts = args.into and comparison_fingerprint(args.dataset, data,
+                                                     (config, args.against[0]), *sizes)
+    else:
+        result = run_ablations(datasets, work_dir, **run)
+        table, out = claims_table(result) + '\n\n' + ablation_tables(result), 'ablations'
+        parts = args.into and ablation_fingerprint(datasets, *sizes)
+    with open(f'{work_dir}/{out}.md', 'w') as f:
         f.write(table)
     if args.into:
         page, name = args.into.split(':')
-        parts = ablation_fingerprint(datasets, args.iters or 1000, args.num_train, args.num_val,
-                                     args.num_test, args.cfg_options)
         command = 'python tools/demo.py ' + ' '.join(argv if argv is not None else sys.argv[1:])
         key = write_figures(page, name, table, command, parts)
         print(f'written into {page}: fingerprint {key}')
-    print(f'\n{table}\nall figures: {work_dir}/ablations.json; this table: {work_dir}/ablations.md')
+    print(f'\n{table}\nall figures: {work_dir}/{out}.json; this table: {work_dir}/{out}.md')
 
 
 def main(argv=None):
