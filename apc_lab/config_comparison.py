@@ -24,7 +24,8 @@ def compare_configs(dataset: str, data: str, config: str, against: str, work_dir
     seeds, iters, variants, starts, sizes, jobs, cfg_options); returns (and
     writes to ``<work_dir>/comparison.json``) the seeds, iterations, both
     configs and ``pairs``: each arm under ``config`` beside the same arm
-    under ``against``."""
+    under ``against``. Each work dir's ``ablations.json`` is then that of
+    these arms (``run_ablations`` writes it)."""
     if osp.realpath(config) == osp.realpath(against):
         raise ValueError(f'--against {against}: the same config as --config; nothing to compare')
     ours = run_ablations({dataset: (config, data)}, work_dir, **run)
