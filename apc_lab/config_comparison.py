@@ -46,7 +46,8 @@ def comparison_table(result: dict, comparisons: int = 1) -> str:
     seeds = ' '.join(map(str, result['seeds']))
     lines = [f"`{result['config']}` minus `{result['against']}`, paired over seeds {seeds} "
              f"(n = {len(result['seeds'])}), {result['iters']} iterations; mean difference "
-             f'[{100 * confidence:.4g} % t-interval{widened}] and verdict, mIoU points.', '',
+             f'[{100 * confidence:.4g} % t-interval{widened}] and verdict, in points of each '
+             "column's measure.", '',
              f'| set | arm | {columns} |', '|---|---|' + '---|' * len(COLUMNS)]
     for ours, theirs in result['pairs']:
         cells = [difference_text(paired_difference(ours[k]['values'], theirs[k]['values'],
