@@ -324,3 +324,22 @@ def reference_timm():
         sys.modules['timm'] = module
         spec.loader.exec_module(module)
     return sys.modules['timm']
+
+
+# The patch contrast's hand-computable case: four patches on a 2x2 grid with
+# 2-D embeddings of known cosines (c01=0.6, c02=0, c03=-1, c12=0.8, c13=-0.6,
+# c23=0) and their foreground scores; background is 1 - foreground.
+PCL_Z = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0], [-1.0, 0.0]], dtype=torch.float64)
+PCL_FG = torch.tensor([0.88, 0.95, 0.05, 0.5], dtype=torch.float64)
+
+
+def pcl_inputs(labels=(1.0, 1.0)):
+    """``(embeddings [1, 2, 2, 2], probs [1, 2, 2, 2], image_labels [1, 2])``."""
+    emb = PCL_Z.t().reshape(1, 2, 2, 2).clone()
+    probs = torch.stack([1 - PCL_FG, PCL_FG]).reshape(1, 2, 2, 2)
+    return emb, probs, torch.tensor([labels], dtype=torch.float64)
+
+
+def pcl_similarity(c):
+    """s' = (1 + cos) / 2, clamped to [eps, 1 - eps] as the loss does."""
+    return min(max((1 + c) / 2, 1e-6), 1 - 1e-6)

@@ -2,23 +2,10 @@ import math
 
 import pytest
 import torch
+from helpers import pcl_inputs as inputs
+from helpers import pcl_similarity as s
 
 from apc_mmseg.models import PatchContrastLoss, patch_contrast_loss
-
-# Four patches on a 2x2 grid, 2-D embeddings with known cosines:
-# c01=0.6, c02=0, c03=-1, c12=0.8, c13=-0.6, c23=0.
-Z = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0], [-1.0, 0.0]], dtype=torch.float64)
-FG = torch.tensor([0.88, 0.95, 0.05, 0.5], dtype=torch.float64)
-
-
-def inputs(labels=(1.0, 1.0)):
-    emb = Z.t().reshape(1, 2, 2, 2).clone()
-    probs = torch.stack([1 - FG, FG]).reshape(1, 2, 2, 2)
-    return emb, probs, torch.tensor([labels], dtype=torch.float64)
-
-
-def s(c):
-    return min(max((1 + c) / 2, 1e-6), 1 - 1e-6)
 
 
 def test_matches_hand_computation():
