@@ -4,9 +4,12 @@ the demo and the hard set, from the shipped pretrained ViT and from scratch,
 each run a short ``run_demo`` (no pictures, one CRF unary); the results as
 markdown tables with mean ± sample std and every seed's value.
 
-A run whose ``summary.json`` holds the same settings is reused; one whose
-settings differ (iterations, variant, start, seed, sizes, the merged config or
-the pretrained checkpoint: ``model_fingerprint``) is trained again.
+A run is reused only when its ``summary.json`` holds the same settings
+(iterations, variant, start, seed, sizes, the merged config and the
+pretrained checkpoint: ``model_fingerprint``), the same numerics record, and
+the sources it ran (every ``apc_mmseg`` / ``apc_lab`` module it had loaded)
+unchanged in the tree; otherwise it is trained again, so a table never mixes
+runs of two revisions of the code.
 Command line: ``tools/demo.py --ablations``.
 """
 import hashlib
@@ -23,7 +26,8 @@ from apc_mmseg.postprocessing import DEFAULT_UNARY
 
 from .demo import FROM_SCRATCH, demo_fingerprint, run_demo, spread, spread_text
 from .demo_data import ensure_generated
-from .figures import fingerprint
+from .figures import REPO, file_digest, fingerprint, loaded_sources
+from .numerics import fix_numerics
 from .paired import confidence_for, difference_text, paired_difference
 
 
@@ -96,6 +100,17 @@ def model_fingerprint(config: str, options: dict, from_scratch: bool) -> str:
     return digest.hexdigest()
 
 
+def reusable(summary: dict, settings: dict) -> bool:
+    """Whether a finished run's ``summary`` stands for a run with ``settings``
+    now: the same settings and numerics (``fix_numerics``, which this lab
+    process runs at anyway), and sources that did not change since."""
+    sources = summary.get('sources')
+    return (summary.get('ablation_settings') == settings and bool(sources)
+            and summary.get('numerics') == fix_numerics()
+            and all(osp.isfile(osp.join(REPO, path)) and file_digest(osp.join(REPO, path)) == sha
+                    for path, sha in sources.items()))
+
+
 def train_or_reuse(config: str, data: str, work_dir: str, settings: dict) -> dict:
     """Train and evaluate one arm's seed unless ``work_dir`` holds a run
     with exactly ``settings``; returns its figures (``_figures``)."""
@@ -103,7 +118,7 @@ def train_or_reuse(config: str, data: str, work_dir: str, settings: dict) -> dic
     if osp.isfile(path):
         with open(path) as f:
             summary = json.load(f)
-        if summary.get('ablation_settings') == settings:
+        if reusable(summary, settings):
             return _figures(summary)
     options = variant_options(config, settings['variant'], settings.get('cfg_options'))
     summary = run_demo(config, data, work_dir, iters=settings['iters'], seed=settings['seed'],
@@ -112,6 +127,7 @@ def train_or_reuse(config: str, data: str, work_dir: str, settings: dict) -> dic
                        num_val=settings['num_val'], workers=1, unaries=(DEFAULT_UNARY, ),
                        pictures=False)
     summary['ablation_settings'] = settings
+    summary['sources'] = loaded_sources()  # what the run executed
     os.makedirs(work_dir, exist_ok=True)
     with open(path, 'w') as f:
         json.dump(summary, f, indent=2)

@@ -61,11 +61,14 @@ def test_the_fingerprint_follows_the_config_and_the_checkpoint(tmp_path):
     assert ablation.model_fingerprint(str(config), {}, False) != first
 
 
+NUMERICS = dict(threads=1, onednn=False)
+
+
 def fake_summary(seed, variant, start):
     """Figures that tell the runs apart: pseudo = seed + 10 * variant index."""
     value = seed + 10 * list(ablation.ABLATIONS).index(variant) + (50 if start == 'scratch'
                                                                    else 0)
-    return dict(cls_mAP=value + 3, split='test', rows=[
+    return dict(cls_mAP=value + 3, split='test', numerics=NUMERICS, rows=[
         dict(what='decode head (no labels)', test=value + 2),
         dict(what='decode head + CRF (no labels)', test=value + 4),
         dict(what='patch scores + image labels', test=value),
@@ -82,6 +85,8 @@ def test_runs_are_reused_only_with_the_same_settings(tmp_path, monkeypatch):
         return fake_summary(seed, variant, start)
 
     monkeypatch.setattr(ablation, 'run_demo', fake_run_demo)
+    # the lab's numerics, without turning oneDNN off in the test process
+    monkeypatch.setattr(ablation, 'fix_numerics', lambda: NUMERICS)
     made = []
     monkeypatch.setattr(ablation, 'ensure_generated', lambda data, *a, **k: made.append(data))
     data = tmp_path / 'data'
@@ -105,6 +110,24 @@ def test_runs_are_reused_only_with_the_same_settings(tmp_path, monkeypatch):
 
     calls.clear()
     assert ablation.run_ablations(datasets, work, **run) == result and calls == []
+    # a run is redone when its numerics, or a source it ran, differ from now
+    one = osp.join(work, 'pretrained', 'demo', 'max', 'seed_1', 'summary.json')
+    other = osp.join(work, 'scratch', 'demo', 'akp', 'seed_0', 'summary.json')
+    summary = json.load(open(one))
+    assert 'apc_lab/ablation.py' in summary['sources']
+    summary['sources']['apc_lab/ablation.py'] = '0' * 64
+    json.dump(summary, open(one, 'w'))
+    summary = json.load(open(other))
+    json.dump(dict(summary, numerics=dict(NUMERICS, onednn=True)), open(other, 'w'))
+    assert ablation.run_ablations(datasets, work, **run) == result
+    assert sorted(c[0] for c in calls) == sorted(osp.dirname(p) for p in (one, other))
+    calls.clear()
+    summary = json.load(open(one))
+    del summary['sources']  # made before sources were recorded
+    json.dump(summary, open(one, 'w'))
+    ablation.run_ablations(datasets, work, **run)
+    assert [c[0] for c in calls] == [osp.dirname(one)]
+    calls.clear()
     run['iters'] = 6  # changed settings: every run again
     ablation.run_ablations(datasets, work, **run)
     assert len(calls) == 18 and {c[1] for c in calls} == {6}

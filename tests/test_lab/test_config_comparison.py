@@ -12,12 +12,13 @@ from apc_lab import ablation, config_comparison
 
 # decode head + CRF per seed 0, 1, 2 under each config: d = 1, 3, 5 (mean 3,
 # sample sd 2); every other figure the same on both sides (d = 0).
+NUMERICS = dict(threads=1, onednn=False)
 DECODE_CRF = {'lowest.py': [10, 12, 14], 'apc_demo_cpu.py': [9, 9, 9]}
 
 
 def fake_run_demo(config, data, work_dir, iters, seed, **kwargs):
     value = 50 + seed
-    return dict(cls_mAP=value, split='test', rows=[
+    return dict(cls_mAP=value, split='test', numerics=NUMERICS, rows=[
         dict(what='decode head (no labels)', test=value),
         dict(what='decode head + CRF (no labels)', test=DECODE_CRF[osp.basename(config)][seed]),
         dict(what='patch scores + image labels', test=value),
@@ -40,6 +41,7 @@ def test_each_side_is_run_in_its_own_dir_and_paired_by_seed(tmp_path, monkeypatc
         return fake_run_demo(config, data, work_dir, **kwargs)
 
     monkeypatch.setattr(ablation, 'run_demo', run_demo)
+    monkeypatch.setattr(ablation, 'fix_numerics', lambda: NUMERICS)
     monkeypatch.setattr(ablation, 'ensure_generated', lambda *a, **k: None)
     ours, theirs = str(tmp_path / 'ours'), str(tmp_path / 'theirs')
     run = dict(seeds=[0, 1, 2], iters=5, variants=['akp'], starts=['pretrained'])
