@@ -17,18 +17,6 @@ pin_isa()  # before torch loads (apc_lab/numerics.py: the same figures on any ma
 from mmengine.config import DictAction  # noqa: E402
 
 import apc_mmseg  # noqa: F401,E402  (registers the components)
-from apc_lab.ablation import (  # noqa: E402
-    ABLATIONS,
-    ablation_fingerprint,
-    ablation_tables,
-    claims_table,
-    run_ablations,
-)
-from apc_lab.config_comparison import (  # noqa: E402
-    compare_configs,
-    comparison_fingerprint,
-    comparison_table,
-)
 from apc_lab.demo import demo_fingerprint, demo_table, run_demo, run_demo_seeds  # noqa: E402
 from apc_lab.figures import write_figures  # noqa: E402
 
@@ -75,8 +63,9 @@ def parse_args(argv=None):
                         help='the ablation tables instead of the demo: every --variants '
                         'entry x seed x set x start, into --work-dir (default '
                         'work_dirs/ablations; finished runs with the same settings are reused)')
-    parser.add_argument('--variants', nargs='+', choices=list(ABLATIONS),
-                        help='with --ablations (default: all)')
+    parser.add_argument('--variants', nargs='+',
+                        help='with --ablations (default: all; the names: apc_lab/ablation.py, '
+                        'ABLATIONS)')
     parser.add_argument('--starts', nargs='+', choices=['pretrained', 'scratch'],
                         help='with --ablations (default: both; --from-scratch: scratch)')
     parser.add_argument('--jobs', type=int, default=1,
@@ -95,6 +84,23 @@ def parse_args(argv=None):
 
 
 def ablations(args, argv=None):
+    # imported here: a demo run loads no ablation code, so its figure block's
+    # fingerprint does not go stale when only the ablation's code changes
+    from apc_lab.ablation import (
+        ABLATIONS,
+        ablation_fingerprint,
+        ablation_tables,
+        claims_table,
+        run_ablations,
+    )
+    from apc_lab.config_comparison import (
+        compare_configs,
+        comparison_fingerprint,
+        comparison_table,
+    )
+    unknown = sorted(set(args.variants or ()) - set(ABLATIONS))
+    if unknown:
+        raise SystemExit(f'--variants: unknown {unknown}; choose from {sorted(ABLATIONS)}')
     if (args.config or args.data or args.against) and not args.dataset:
         raise SystemExit('--ablations with --config, --data or --against: name the set with '
                          '--dataset (each set has its own config and data)')

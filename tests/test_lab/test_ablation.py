@@ -3,6 +3,8 @@ only with the same settings, the tables' figures and verdicts."""
 import importlib.util
 import json
 import os.path as osp
+import subprocess
+import sys
 
 import pytest
 from helpers import DEMO_CONFIG, REPO
@@ -161,7 +163,7 @@ def test_the_tool_passes_its_options(tmp_path, monkeypatch):
         seen.update(datasets=datasets, work_dir=work_dir, **kwargs)
         return dict(seeds=[0, 1, 2], iters=1000, arms=[])
 
-    monkeypatch.setattr(tool, 'run_ablations', fake)
+    monkeypatch.setattr(ablation, 'run_ablations', fake)  # the tool imports it at call time
     tool.main(['--ablations', '--jobs', '2', '--work-dir', str(tmp_path)])
     assert set(seen['datasets']) == {'photo', 'demo', 'hard'} and seen['jobs'] == 2
     assert seen['seeds'] == [0, 1, 2] and seen['iters'] == 1000
@@ -177,6 +179,21 @@ def test_the_tool_passes_its_options(tmp_path, monkeypatch):
     assert seen['starts'] == ['pretrained']
     with pytest.raises(SystemExit, match='name the set with --dataset'):
         tool.main(['--ablations', '--data', str(tmp_path)])
+    with pytest.raises(SystemExit, match=r"--variants: unknown \['avg'\]"):
+        tool.main(['--ablations', '--variants', 'max', 'avg', '--work-dir', str(tmp_path)])
+
+
+def test_a_demo_run_loads_no_ablation_code():
+    """The demo's figure block lists the sources its process loaded: the
+    ablation's are not among them, so changing them leaves it standing."""
+    code = ('import importlib.util, sys; '
+            "spec = importlib.util.spec_from_file_location('demo_tool', 'tools/demo.py'); "
+            'spec.loader.exec_module(importlib.util.module_from_spec(spec)); '
+            "print(sorted(m for m in sys.modules if m in ('apc_lab.ablation', "
+            "'apc_lab.config_comparison', 'apc_lab.demo')))")
+    out = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "['apc_lab.demo']"
 
 
 def test_the_claims_table_pairs_the_preregistered_arms():

@@ -100,7 +100,7 @@ def test_the_tool_compares_only_a_named_set_and_config(tmp_path, monkeypatch, lo
         return dict(seeds=[0, 1], iters=5, config='lowest.py', against='apc_demo_cpu.py',
                     pairs=[])
 
-    monkeypatch.setattr(tool, 'compare_configs', fake)
+    monkeypatch.setattr(config_comparison, 'compare_configs', fake)  # imported at call time
     work = tmp_path / 'ours'
     work.mkdir()
     tool.main(['--ablations', '--dataset', 'demo', '--config', lowest_config, '--against',
