@@ -7,8 +7,12 @@ each figure as mean ± std with the per-seed values. With --ablations: the
 paper's pooling and patch-contrast ablations on the sets, pretrained and from
 scratch (apc_lab.ablation), as markdown tables."""
 import argparse
+import contextlib
+import multiprocessing
 import os.path as osp
+import signal
 import sys
+import threading
 
 from apc_lab.numerics import pin_isa
 
@@ -83,6 +87,29 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+@contextlib.contextmanager
+def pool_stops_with_us():
+    """While the ablation's pool trains, a SIGTERM to this process (a plain
+    ``kill``, a scheduler stopping the job) terminates the pool's workers too:
+    left alone they would go on training every queued run. Ctrl-C needs no
+    help (the terminal signals the whole process group). The previous handler
+    is restored on the way out."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers
+        return
+
+    def stop(signum, frame):
+        for child in multiprocessing.active_children():
+            child.terminate()
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def ablations(args, argv=None):
     # imported here: a demo run loads no ablation code, so its figure block's
     # fingerprint does not go stale when only the ablation's code changes
@@ -118,13 +145,15 @@ def ablations(args, argv=None):
     sizes = (args.iters or 1000, args.num_train, args.num_val, args.num_test, args.cfg_options)
     if args.against:
         config, data = datasets[args.dataset]
-        result = compare_configs(args.dataset, data, config, args.against[0], work_dir,
-                                 args.against[1], **run)
+        with pool_stops_with_us():
+            result = compare_configs(args.dataset, data, config, args.against[0], work_dir,
+                                     args.against[1], **run)
         table, out = comparison_table(result, args.comparisons), 'comparison'
         parts = args.into and comparison_fingerprint(args.dataset, data,
                                                      (config, args.against[0]), *sizes)
     else:
-        result = run_ablations(datasets, work_dir, **run)
+        with pool_stops_with_us():
+            result = run_ablations(datasets, work_dir, **run)
         table, out = claims_table(result) + '\n\n' + ablation_tables(result), 'ablations'
         parts = args.into and ablation_fingerprint(datasets, *sizes)
     with open(f'{work_dir}/{out}.md', 'w') as f:
