@@ -36,6 +36,15 @@ def device_env(device):
     return env
 
 
+def load_tool(path: str):
+    """A tool under tools/ as a module (tools are scripts, not a package)."""
+    name = osp.splitext(osp.basename(path))[0] + '_tool'
+    spec = importlib.util.spec_from_file_location(name, osp.join(REPO, path))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))

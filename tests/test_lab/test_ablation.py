@@ -1,13 +1,12 @@
 """The ablation runner: each variant builds the model it names, runs are reused
 only with the same settings, the tables' figures and verdicts."""
-import importlib.util
 import json
 import os.path as osp
 import subprocess
 import sys
 
 import pytest
-from helpers import DEMO_CONFIG, REPO
+from helpers import DEMO_CONFIG, REPO, load_tool
 from mmengine.config import Config
 from mmseg.registry import MODELS
 
@@ -154,9 +153,7 @@ def test_runs_are_reused_only_with_the_same_settings(tmp_path, monkeypatch):
 
 
 def test_the_tool_passes_its_options(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location('demo_tool', osp.join(REPO, 'tools/demo.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('tools/demo.py')
     seen = {}
 
     def fake(datasets, work_dir, **kwargs):

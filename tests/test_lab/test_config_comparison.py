@@ -1,12 +1,11 @@
 """A config setting against another: both sides' runs trained or reused in
 their own work dirs, differences paired by seed, the table's intervals, the
 fingerprint naming both configs, the tool's flags."""
-import importlib.util
 import json
 import os.path as osp
 
 import pytest
-from helpers import DEMO_CONFIG, REPO
+from helpers import DEMO_CONFIG, REPO, load_tool
 
 from apc_lab import ablation, config_comparison
 
@@ -89,9 +88,7 @@ def test_the_fingerprint_names_both_configs_and_one_checkpoint(lowest_config):
 
 
 def test_the_tool_compares_only_a_named_set_and_config(tmp_path, monkeypatch, lowest_config):
-    spec = importlib.util.spec_from_file_location('demo_tool', osp.join(REPO, 'tools/demo.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('tools/demo.py')
     seen = {}
 
     def fake(dataset, data, config, against, work_dir, against_work_dir, **run):
