@@ -23,6 +23,7 @@ from mmseg.registry import MODELS
 from torch import Tensor, nn
 
 from apc_mmseg.utils import AtomicLocalBackend
+from apc_mmseg.utils.checkpoint import load_checkpoint_file
 
 from .pretrain_data import CLASSES, make_pretrain_set
 
@@ -122,7 +123,7 @@ def pretraining_table(paths) -> str:
     lines = ['| checkpoint (SHA-256, first 12) | seed | iterations x batch | images | '
              'held-out exact match | held-out mAP |', '|---|---|---|---|---|---|']
     for path in paths:
-        meta = torch.load(path, map_location='cpu', weights_only=True)['meta']
+        meta = load_checkpoint_file(path, map_location='cpu')['meta']
         with open(path, 'rb') as f:
             sha = hashlib.sha256(f.read()).hexdigest()[:12]
         lines.append(f"| `{os.path.basename(path)}` ({sha}) | {meta['seed']} | "

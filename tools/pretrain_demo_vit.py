@@ -37,7 +37,10 @@ def parse_args(argv=None):
 
 
 def summarise(args, argv):
-    table = pretraining_table(args.summarise)
+    try:  # a broken or untrusted file: its name and the problem, not a traceback
+        table = pretraining_table(args.summarise)
+    except (RuntimeError, FileNotFoundError) as e:
+        raise SystemExit(str(e))
     print(table)
     if args.into:
         page, name = args.into.split(':')

@@ -1,6 +1,7 @@
 import json
 import logging
 import os.path as osp
+import pickle
 from typing import Dict, List, Optional, Sequence
 
 import mmengine
@@ -8,6 +9,14 @@ import numpy as np
 from mmengine.logging import print_log
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
+
+from ..utils.image_files import DEFAULT_MAX_PIXELS, check_image_file
+
+# How a config (or the pseudo-mask tool, which builds this dataset) raises the
+# pixel limit: the error says so.
+MAX_PIXELS_OPTION = ("the dataset's max_pixels (e.g. --cfg-options "
+                     'test_dataloader.dataset.max_pixels=N, or train_dataloader; None: no '
+                     'limit; tools/make_pseudo_masks.py: --max-pixels N)')
 
 
 def voc_palette(num_classes: int) -> List[List[int]]:
@@ -25,12 +34,49 @@ def voc_palette(num_classes: int) -> List[List[int]]:
     return palette
 
 
+# What a tag .npy's pickle may name: numpy's array and dtype reconstruction
+# (numpy 1's and 2's module names). Anything else (a callable that would run
+# on loading) is refused.
+_NPY_GLOBALS = {(module, name) for module in ('numpy.core.multiarray', 'numpy._core.multiarray')
+                for name in ('_reconstruct', 'scalar')} | {('numpy', 'ndarray'),
+                                                           ('numpy', 'dtype')}
+
+
+class _ArraysOnlyUnpickler(pickle.Unpickler):
+    """Unpickles dicts, lists, strings, numbers and numpy arrays only."""
+
+    def find_class(self, module, name):
+        if (module, name) not in _NPY_GLOBALS:
+            raise pickle.UnpicklingError(f'it names {module}.{name}, which could run code on '
+                                         'loading; a tag file holds only arrays')
+        return super().find_class(module, name)
+
+
+def read_npy_without_code(path: str):
+    """The object a ``.npy`` file holds, read without running code: plain
+    arrays load as numpy does; an object array (a pickled dict, as ToCo's
+    ``cls_labels_onehot.npy``) is unpickled with arrays and builtins only."""
+    with open(path, 'rb') as f:
+        version = np.lib.format.read_magic(f)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read_header(f)
+        if not dtype.hasobject:
+            f.seek(0)
+            return np.load(f, allow_pickle=False)
+        array = _ArraysOnlyUnpickler(f).load()
+    if not isinstance(array, np.ndarray) or array.shape != shape:
+        raise ValueError(f'expected an object array of shape {shape}')
+    return array
+
+
 def read_image_labels(path: str, classes: Sequence[str]) -> Dict[str, List[int]]:
     """Read an image-label file into ``{image id: [foreground class index]}``.
 
     Formats: JSON ``{id: [class name, ...]}`` (names from ``classes``,
     'background' optional), or ToCo's ``cls_labels_onehot.npy`` (a pickled
-    dict ``{id: C-vector without background}``). Indices are 1..C.
+    dict ``{id: C-vector without background}``, read without running code:
+    ``read_npy_without_code``). Indices are 1..C.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'image-label file not found: {path}')
@@ -38,9 +84,11 @@ def read_image_labels(path: str, classes: Sequence[str]) -> Dict[str, List[int]]
     out = {}
     if path.endswith('.npy'):
         try:
-            table = np.load(path, allow_pickle=True).item()
+            table = read_npy_without_code(path).item()
         except Exception as e:  # noqa: BLE001 - say which file is broken
             raise ValueError(f'{path}: not a dict of one-hot vectors ({e})') from e
+        if not isinstance(table, dict):
+            raise ValueError(f'{path}: not a dict of one-hot vectors (a {type(table).__name__})')
         for img_id, vec in table.items():
             vec = np.asarray(vec).reshape(-1)
             if vec.shape[0] != len(classes) - 1:
@@ -80,14 +128,32 @@ class WeakSegDataset(BaseSegDataset):
             ``data_root``). Without it, samples carry no image labels (fine
             for evaluating the decode head).
         check_files (bool): Fail at start-up on a missing image or mask.
+        max_pixels (int, optional): Most pixels (W x H) of an image or mask,
+            read from the file's header before the pipeline decodes it (a
+            large image exhausts memory at inference). Defaults to
+            ``DEFAULT_MAX_PIXELS`` (50 MP); None: no limit.
         Other args as mmseg's ``BaseSegDataset``.
     """
 
     def __init__(self, ann_file: str, labels_file: Optional[str] = None,
-                 check_files: bool = True, **kwargs):
+                 check_files: bool = True, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
+                 **kwargs):
         self.labels_file = labels_file
         self.check_files = check_files
+        self.max_pixels = max_pixels
         super().__init__(ann_file=ann_file, **kwargs)
+
+    def prepare_data(self, idx: int):
+        """The pipeline's sample ``idx``, once its image and mask pass
+        ``check_image_file``: an empty, non-image or too large file is an
+        error naming it, before any decoding (the test pipelines keep mmcv's
+        ``LoadImageFromFile``, which ``MMSegInferencer`` looks for by name,
+        so the check is made here for every pipeline)."""
+        info = self.get_data_info(idx)
+        for key in ('img_path', 'seg_map_path'):
+            if info.get(key):
+                check_image_file(info[key], self.max_pixels, MAX_PIXELS_OPTION)
+        return super().prepare_data(idx)
 
     def _join_prefix(self):
         super()._join_prefix()

@@ -1,30 +1,39 @@
-"""Checkpoints are data: mmengine's loader for local files, weights-only.
+"""Checkpoints are data: every checkpoint mmengine loads, from any source, is
+read weights-only.
 
-torch >= 2.6 loads with ``weights_only=True`` by default and mmengine 0.10.7
-does not say otherwise, yet its full checkpoints hold the message hub's
-``HistoryBuffer`` objects (whose pickle reaches their methods through
-``getattr``) and numpy values: they cannot be read weights-only. Loading them
-with ``weights_only=False`` would make every checkpoint code: a ``.pth``
-whose pickle runs a command would run it on ``tools/test.py``, ``init_model``,
-the inferencer, ``--resume`` and ``load_from``. Instead:
+torch >= 2.6 loads with ``weights_only=True`` by default, but mmengine 0.10.7
+reaches ``torch.load`` along paths that do not keep that default (its URL
+loaders go through ``torch.hub.load_state_dict_from_url``, whose default is
+``weights_only=False``), and its full checkpoints hold the message hub's
+``HistoryBuffer`` objects and numpy values, which a weights-only unpickler
+refuses. So:
 
 - saving: ``CheckpointAsDataHook`` (in every APC config) writes the message
   hub and the metadata as plain data (``plain``), restored on loading;
-- loading: mmengine's loader for local paths (scheme ``''``) is replaced by
-  one that loads weights-only, refuses a file that needs more with an error
-  naming the file and the classes it wants, and loads it the old way only
-  when ``APC_MMSEG_TRUST_CHECKPOINTS=1`` says the user trusts it. The state
-  dict also carries the file's name, so a model refusing the weights can say
-  which file it was.
+- loading: every path scheme mmengine's ``CheckpointLoader`` knows (local
+  files, ``http(s)://``, ``torchvision://``/``modelzoo://``,
+  ``open-mmlab://``/``openmmlab://``, ``mmcls://``, ``pavi://``,
+  ``s3://``/``petrel://``) is served by a loader of this module that fetches
+  the bytes the way mmengine does and reads them with ``load_checkpoint_file``:
+  weights-only; a file that needs arbitrary unpickling is refused with an
+  error naming it and the classes it wants, and is loaded the old way only
+  when ``APC_MMSEG_TRUST_CHECKPOINTS`` is true; a file torch cannot read at
+  all is called broken, never "untrusted". The state dict also carries the
+  file's name, so a model refusing the weights can say which file it was.
 """
+import io
 import os
 import os.path as osp
 import pickle
 from collections import OrderedDict
+from tempfile import TemporaryDirectory
+from typing import Union
 
 import numpy as np
 import torch
+from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import HistoryBuffer
+from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
 
 # Root-module metadata key of the state dict naming its file, so that a model
@@ -32,6 +41,8 @@ from mmengine.runner.checkpoint import CheckpointLoader
 # metadata to its load_state_dict hooks; mmengine keeps it when revising keys).
 CHECKPOINT_SOURCE_KEY = 'apc_source'
 TRUST_ENV = 'APC_MMSEG_TRUST_CHECKPOINTS'
+TRUE_VALUES = ('1', 'true', 'yes', 'on')
+FALSE_VALUES = ('', '0', 'false', 'no', 'off')
 # A HistoryBuffer written as plain data carries this key.
 PLAIN_BUFFER_KEY = '__history_buffer__'
 
@@ -64,31 +75,74 @@ def restore_history_buffers(message_hub_state: dict) -> None:
             scalars[key] = HistoryBuffer(value['log'], value['count'], value['max_length'])
 
 
-def _refusal(filename: str) -> str:
-    try:
-        wanted = torch.serialization.get_unsafe_globals_in_checkpoint(filename)
-    except Exception:  # noqa: BLE001 - the message still names the file
-        wanted = []
-    return (f'{filename}: refused: loading it needs arbitrary unpickling '
-            f"({', '.join(wanted) or 'classes outside torch’s weights-only set'}), "
-            'so it could run code on loading. Checkpoints written by this version load '
-            f'without it. If you trust this file, set {TRUST_ENV}=1 to load it with '
-            "torch.load(weights_only=False)")
+def checkpoints_trusted() -> bool:
+    """Whether ``APC_MMSEG_TRUST_CHECKPOINTS`` says the user trusts every
+    checkpoint (1/true/yes/on; unset, 0/false/no/off: no). Any other value
+    is refused rather than guessed."""
+    value = os.environ.get(TRUST_ENV, '').strip().lower()
+    if value in TRUE_VALUES:
+        return True
+    if value in FALSE_VALUES:
+        return False
+    raise ValueError(f'{TRUST_ENV}={os.environ[TRUST_ENV]!r}: expected one of '
+                     f"{', '.join(TRUE_VALUES)} (trust) or {', '.join(FALSE_VALUES[1:])} "
+                     '(do not)')
 
 
-def _load_full_checkpoint(filename, map_location=None):
-    filename = osp.expanduser(filename)
-    if not osp.isfile(filename):
-        raise FileNotFoundError(f'{filename} can not be found.')
-    trusted = os.environ.get(TRUST_ENV) == '1'
+def _torch_reason(error: Exception) -> str:
+    """The line of torch's message that says what was wrong (its
+    weights-only errors wrap it in paragraphs of advice)."""
+    advice = ('Weights only load failed', 'Check the documentation', 'Please file an issue')
+    parts = [p.strip() for p in str(error).split('\n\n')
+             if p.strip() and not p.strip().startswith(advice)]
+    return parts[-1].splitlines()[-1].strip() if parts else type(error).__name__
+
+
+def _refusal(name: str, source: Union[str, io.BytesIO], error: Exception) -> str:
+    wanted = []
     try:
-        checkpoint = torch.load(filename, map_location=map_location, weights_only=not trusted)
-    except pickle.UnpicklingError as e:
-        if trusted:
-            raise RuntimeError(f'{filename}: cannot be read as a checkpoint ({e})') from e
-        raise RuntimeError(_refusal(filename)) from None
-    except Exception as e:  # noqa: BLE001 - a corrupt file: say which
-        raise RuntimeError(f'{filename}: cannot be read as a checkpoint ({e})') from e
+        wanted = torch.serialization.get_unsafe_globals_in_checkpoint(source)
+    except Exception:  # noqa: BLE001 - not a zip checkpoint: torch's message names the class
+        pass
+    finally:
+        if isinstance(source, io.BytesIO):
+            source.seek(0)
+    what = ', '.join(wanted) or _torch_reason(error)
+    return (f'{name}: refused: loading it needs arbitrary unpickling ({what}), so it could '
+            'run code on loading. Checkpoints written by this version load without it. If '
+            f'you trust this file, set {TRUST_ENV}=1 to load it with '
+            'torch.load(weights_only=False)')
+
+
+def _needs_globals(error: Exception) -> bool:
+    """Whether torch's weights-only refusal is about a class the file names
+    (``GLOBAL ...``), rather than bytes that are no pickle at all."""
+    return isinstance(error, pickle.UnpicklingError) and 'GLOBAL' in str(error)
+
+
+def load_checkpoint_file(source: Union[str, io.BytesIO], map_location=None,
+                         name: str = None):
+    """``torch.load`` under the project's policy; ``source`` is a local path
+    or the bytes of one, ``name`` what errors call it (default: the path).
+
+    Weights-only unless ``checkpoints_trusted()``; a file that needs more is
+    refused (``RuntimeError`` naming it, the classes it wants and the opt-in);
+    a file torch cannot read is called broken, naming it and torch's reason.
+    """
+    name = name or source
+    trusted = checkpoints_trusted()
+    try:
+        return torch.load(source, map_location=map_location, weights_only=not trusted)
+    except Exception as e:  # noqa: BLE001 - every failure names the file
+        if not trusted and _needs_globals(e):
+            raise RuntimeError(_refusal(name, source, e)) from None
+        raise RuntimeError(f'{name}: broken or not a checkpoint: torch cannot read it '
+                           f'({type(e).__name__}: {_torch_reason(e)})') from e
+
+
+def _as_mmengine_checkpoint(checkpoint, name: str):
+    """The loaded object as mmengine expects it: message-hub buffers
+    restored, the state dict an ``OrderedDict`` carrying ``name``."""
     if not isinstance(checkpoint, dict):
         return checkpoint
     if isinstance(checkpoint.get('message_hub'), dict):
@@ -103,10 +157,111 @@ def _load_full_checkpoint(filename, map_location=None):
         meta = getattr(state, '_metadata', None)
         if meta is None:
             meta = state._metadata = OrderedDict()
-        meta.setdefault('', {})[CHECKPOINT_SOURCE_KEY] = filename
+        meta.setdefault('', {})[CHECKPOINT_SOURCE_KEY] = name
     return checkpoint
 
 
+def load_local(filename, map_location=None):
+    """Scheme ``''``: a local file."""
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'{filename} can not be found.')
+    return _as_mmengine_checkpoint(load_checkpoint_file(filename, map_location), filename)
+
+
+def _torch_home_checkpoints() -> str:
+    """Where mmengine's URL loader caches downloads (``$TORCH_HOME/checkpoints``)."""
+    home = os.getenv('TORCH_HOME',
+                     osp.join(os.getenv('XDG_CACHE_HOME', '~/.cache'), 'torch'))
+    return osp.join(osp.expanduser(home), 'checkpoints')
+
+
+def _download(url: str, model_dir: str = None) -> str:
+    """The cached copy of ``url`` (downloaded once, by torch's downloader,
+    which writes to a temporary file and renames it)."""
+    model_dir = model_dir or _torch_home_checkpoints()
+    os.makedirs(model_dir, exist_ok=True)
+    cached = osp.join(model_dir, osp.basename(url.split('?')[0].rstrip('/')) or 'checkpoint')
+    if not osp.exists(cached):
+        torch.hub.download_url_to_file(url, cached, progress=False)
+    return cached
+
+
+def load_url(url, map_location=None, model_dir=None):
+    """Schemes ``http://``, ``https://``: downloaded as mmengine does (local
+    rank 0 first, the others after a barrier, one cache), then read as a local
+    file under the policy."""
+    rank, world_size = get_dist_info()
+    if rank == 0:
+        cached = _download(url, model_dir)
+    if world_size > 1:
+        barrier()
+        if rank > 0:
+            cached = _download(url, model_dir)
+    return _as_mmengine_checkpoint(load_checkpoint_file(cached, map_location,
+                                                        name=f'{url} ({cached})'), url)
+
+
+def load_torchvision(filename, map_location=None):
+    """Schemes ``torchvision://NAME``, ``modelzoo://NAME``: torchvision's URL."""
+    name = filename.split('://', 1)[1]
+    return load_url(mmengine_checkpoint.get_torchvision_models()[name], map_location)
+
+
+def load_openmmlab(filename, map_location=None):
+    """Schemes ``open-mmlab://NAME``, ``openmmlab://NAME``: mmengine's table
+    (a URL, or a file under mmengine's home)."""
+    name = filename.split('://', 1)[1]
+    name = mmengine_checkpoint.get_deprecated_model_names().get(name, name)
+    target = mmengine_checkpoint.get_external_models()[name]
+    if target.startswith(('http://', 'https://')):
+        return load_url(target, map_location)
+    return load_local(osp.join(mmengine_checkpoint._get_mmengine_home(), target), map_location)
+
+
+def load_mmcls(filename, map_location=None):
+    """Scheme ``mmcls://NAME``: mmcls's URL, its keys renamed as mmengine does."""
+    url = mmengine_checkpoint.get_mmcls_models()[filename[len('mmcls://'):]]
+    return mmengine_checkpoint._process_mmcls_checkpoint(load_url(url, map_location))
+
+
+def load_pavi(filename, map_location=None):
+    """Scheme ``pavi://``: downloaded by pavi's model cloud, read under the policy."""
+    try:
+        from pavi import modelcloud
+    except ImportError:
+        raise ImportError('Please install pavi to load checkpoint from modelcloud.')
+    model = modelcloud.get(filename[len('pavi://'):])
+    with TemporaryDirectory() as tmp:
+        path = osp.join(tmp, model.name)
+        model.download(path)
+        return _as_mmengine_checkpoint(
+            load_checkpoint_file(path, map_location, name=filename), filename)
+
+
+def load_ceph(filename, map_location=None, backend='petrel'):
+    """Schemes ``s3://``, ``petrel://``: bytes from mmengine's file backend."""
+    from mmengine.fileio import get_file_backend
+    data = get_file_backend(filename, backend_args=dict(backend=backend)).get(filename)
+    return _as_mmengine_checkpoint(
+        load_checkpoint_file(io.BytesIO(data), map_location, name=filename), filename)
+
+
+# mmengine 0.10.7's prefixes, each given its loader here (a test checks that
+# no prefix mmengine knows is left with mmengine's own).
+SCHEMES = {
+    '': load_local,
+    ('http://', 'https://'): load_url,
+    ('modelzoo://', 'torchvision://'): load_torchvision,
+    ('open-mmlab://', 'openmmlab://'): load_openmmlab,
+    'mmcls://': load_mmcls,
+    'pavi://': load_pavi,
+    (r'(\S+\:)?s3://', r'(\S+\:)?petrel://'): load_ceph,
+}
+
+
 def allow_mmengine_checkpoints() -> None:
-    """Register the weights-only loader for local paths in mmengine."""
-    CheckpointLoader.register_scheme(prefixes='', force=True)(_load_full_checkpoint)
+    """Serve every path scheme of mmengine's ``CheckpointLoader`` with the
+    loaders above (weights-only unless the user trusts the files)."""
+    for prefixes, loader in SCHEMES.items():
+        CheckpointLoader.register_scheme(prefixes=prefixes, force=True)(loader)

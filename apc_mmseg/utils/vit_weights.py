@@ -16,6 +16,8 @@ from typing import Dict
 import numpy as np
 import torch
 
+from .checkpoint import load_checkpoint_file
+
 # timm key pattern -> mmpretrain / mmseg key template.
 _BLOCK_RULES = {
     'mmpretrain': [
@@ -94,8 +96,8 @@ def load_source(path: str) -> Dict[str, torch.Tensor]:
             from safetensors.torch import load_file  # optional: for these files only
             sd = load_file(path)
         else:
-            sd = torch.load(path, map_location='cpu', weights_only=True)
-    except (KeyError, ValueError, RuntimeError, OSError) as e:
+            sd = load_checkpoint_file(path, map_location='cpu')  # names the file itself
+    except (KeyError, ValueError, OSError) as e:
         raise ValueError(f'{path}: cannot read as a ViT checkpoint ({e})') from e
     for key in ('state_dict', 'model', 'module'):
         if isinstance(sd, dict) and key in sd and isinstance(sd[key], dict):

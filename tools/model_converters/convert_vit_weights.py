@@ -20,7 +20,10 @@ def main(argv=None):
     parser.add_argument('--target', choices=['mmpretrain', 'mmseg'], default='mmpretrain',
                         help="the backbone's library (default: mmpretrain, the configs' ViT)")
     args = parser.parse_args(argv)
-    converted = convert(load_source(args.src), args.target, args.src)
+    try:  # a broken or untrusted file: its name and the problem, not a traceback
+        converted = convert(load_source(args.src), args.target, args.src)
+    except (ValueError, RuntimeError, FileNotFoundError) as e:
+        raise SystemExit(str(e))
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     torch.save(dict(state_dict=converted, meta=dict(source=osp.basename(args.src),
                                                     target=args.target)), args.dst)
