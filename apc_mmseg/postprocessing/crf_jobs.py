@@ -1,11 +1,11 @@
 """The jobs a ``CRFPool`` runs, and its workers' loop.
 
-NumPy, OpenCV and pydensecrf only: a worker imports this module and ``crf``
-without the package's ``__init__`` (no torch, mmcv or mmseg), so it is ready
+NumPy, OpenCV, Pillow and pydensecrf only: a worker imports this module,
+``crf`` and ``utils.image_files`` without the packages' ``__init__`` (no
+torch, mmcv or mmseg), so it is ready
 in a fraction of a second instead of the seconds that importing the package
 takes (measured in BENCHMARKS.md).
 """
-import os
 import pickle
 import struct
 import sys
@@ -14,6 +14,7 @@ from typing import BinaryIO, Optional, Sequence, Tuple, Union
 import cv2
 import numpy as np
 
+from ..utils.image_files import read_checked_image
 from .crf import dense_crf
 
 ImageOrPath = Union[np.ndarray, str]
@@ -21,15 +22,15 @@ _LENGTH = struct.Struct('<Q')
 
 
 def read_rgb(image: ImageOrPath, size: Optional[Sequence[int]] = None) -> np.ndarray:
-    """An RGB uint8 image, read from its path where given one (as mmseg's
-    ``LoadImageFromFile`` with cv2 reads it); ``size`` its expected (H, W)."""
+    """An RGB uint8 image ``[H, W, 3]``, read from its path where given one (as
+    mmseg's ``LoadImageFromFile`` with cv2 reads it); ``size`` its expected
+    (H, W). A missing, empty or corrupt file is an error naming it; no pixel
+    limit here: the image was checked (with the caller's limit) when it was
+    predicted, and must be the prediction's size."""
     if isinstance(image, str):
         path = image
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f'{path}: no such image file')
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
-        if image is None:
-            raise ValueError(f'{path}: cannot be read as an image')
+        image = read_checked_image(path, lambda p: cv2.imread(p, cv2.IMREAD_COLOR),
+                                   max_pixels=None)
         image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         if size is not None and tuple(image.shape[:2]) != tuple(size):
             raise ValueError(f'{path}: its size {image.shape[0]}x{image.shape[1]} is not the '

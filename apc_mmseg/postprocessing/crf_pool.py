@@ -12,12 +12,14 @@ from typing import Any, Callable, Iterable, Iterator, List
 from . import crf_jobs
 from .crf_jobs import _read, _write
 
-# A worker imports ``crf_jobs`` under stand-ins for the two packages above it,
-# so that their ``__init__`` (torch, mmcv, mmseg, the registries: seconds of
-# CPU) does not run; its stdout carries the results, stray prints go to stderr.
+# A worker imports ``crf_jobs`` under stand-ins for the two packages above it
+# (and ``utils``, for the image check it imports), so that their ``__init__``
+# (torch, mmcv, mmseg, the registries: seconds of CPU) does not run; its
+# stdout carries the results, stray prints go to stderr.
 _BOOT = '''
 import os, sys, types
-for name, path in (("apc_mmseg", sys.argv[1]), ("apc_mmseg.postprocessing", sys.argv[2])):
+for name, path in (("apc_mmseg", sys.argv[1]), ("apc_mmseg.postprocessing", sys.argv[2]),
+                   ("apc_mmseg.utils", os.path.join(sys.argv[1], "utils"))):
     stand_in = types.ModuleType(name)
     stand_in.__path__ = [path]
     sys.modules[name] = stand_in
