@@ -12,6 +12,10 @@ objects' own textures; two classes share a colour and differ only in shape
 id -> class names, the only supervision training uses) and
 ``generated.json`` (what made the set, so a changed request remakes it).
 
+A set is written only into a new or empty folder, or one holding a record
+of an earlier generation (``check_output_folder``): a folder of the user's
+is refused, never overwritten, and no path leads a write out of the folder.
+
 The test split is drawn from its own generator, seeded by ``TEST_SEED +
 seed``: no default of the project was chosen on it (val is for choosing),
 and the train and val images are the same with or without it.
@@ -52,6 +56,14 @@ SHAPE_SETS = dict(demo=dict(classes=CLASSES, radius=(0.1, 0.22), per_image=(1, 4
 TEST_SEED = 7_000_001
 # Bumped when a generator's images change, so that sets made before are remade.
 GENERATOR_VERSION = 2
+RECORD = 'generated.json'
+# There from a generation's first write to its record: a generation killed
+# half-way leaves the folder marked as ours, for the next run to finish.
+UNFINISHED = '.generating.json'
+
+
+class NotGeneratedFolderError(FileExistsError):
+    """An output folder holds files no generation wrote, or a link out of it."""
 
 
 def _textured_background(rng, h, w):
@@ -96,10 +108,58 @@ GENERATED_SETS = dict(
     photo=(PHOTO_CLASSES, make_photo_image))
 
 
-def _write(out_dir, img_id, img, mask):
-    cv2.imwrite(osp.join(out_dir, 'JPEGImages', img_id + '.jpg'), img[..., ::-1],
+def _write(target, img_id, img, mask):
+    cv2.imwrite(target('JPEGImages', img_id + '.jpg'), img[..., ::-1],
                 [cv2.IMWRITE_JPEG_QUALITY, 95])
-    cv2.imwrite(osp.join(out_dir, 'SegmentationClass', img_id + '.png'), mask)
+    cv2.imwrite(target('SegmentationClass', img_id + '.png'), mask)
+
+
+def _is_record(path) -> bool:
+    """Whether ``path`` is a record ``generate`` wrote (``generation_record``'s keys)."""
+    try:
+        with open(path) as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and {'dataset', 'seed', 'version'} <= set(record)
+
+
+def check_output_folder(out_dir) -> None:
+    """Refuse ``out_dir`` (``NotGeneratedFolderError``, naming it and what is
+    in the way) unless it is absent, empty, or holds the record of an
+    earlier generation, finished (``RECORD``) or not (``UNFINISHED``): the
+    generator overwrites split lists and ``cls_labels.json``, which in a
+    folder of the user's are the user's."""
+    if not osp.lexists(out_dir):
+        return
+    if not osp.isdir(out_dir):
+        raise NotGeneratedFolderError(f'{out_dir}: not a folder; a generated set goes into '
+                                      f'a new or empty folder')
+    entries = sorted(os.listdir(out_dir))
+    if not entries or any(_is_record(osp.join(out_dir, name)) for name in (RECORD, UNFINISHED)):
+        return
+    shown = ', '.join(entries[:5]) + (f' and {len(entries) - 5} more' if len(entries) > 5
+                                      else '')
+    raise NotGeneratedFolderError(
+        f'{out_dir} holds files no generation wrote ({shown}) and no {RECORD}: a generated '
+        f'set goes only into a new or empty folder or one generated before; give another '
+        f'folder')
+
+
+def _target(root: str, out_dir: str, *parts) -> str:
+    """``out_dir/parts``, refused where a link leads it out of ``out_dir``
+    (whose real path is ``root``)."""
+    path = osp.join(out_dir, *parts)
+    real = osp.realpath(path)
+    if osp.commonpath([root, real]) != root:
+        raise NotGeneratedFolderError(f'{path} leads out of {out_dir} (to {real}): the '
+                                      f'generator writes only inside its folder')
+    return path
+
+
+def _write_json(path, obj, indent) -> None:
+    with open(path, 'w') as f:
+        json.dump(obj, f, indent=indent)
 
 
 def generation_record(num_train, num_val, seed, dataset, num_test) -> dict:
@@ -110,7 +170,7 @@ def generation_record(num_train, num_val, seed, dataset, num_test) -> dict:
 
 def is_generated(out_dir, record: dict) -> bool:
     """Whether ``out_dir`` holds the set of ``record`` (``generation_record``)."""
-    path = osp.join(out_dir, 'generated.json')
+    path = osp.join(out_dir, RECORD)
     if not osp.isfile(path):
         return False
     with open(path) as f:
@@ -128,27 +188,34 @@ def ensure_generated(out_dir, num_train=200, num_val=50, seed=0, dataset='demo',
 
 def generate(out_dir, num_train=200, num_val=50, seed=0, dataset='demo', num_test=100):
     """Write ``num_train`` + ``num_val`` images of ``dataset`` (a name of
-    ``GENERATED_SETS``) from ``seed``, and ``num_test`` from ``TEST_SEED + seed``."""
+    ``GENERATED_SETS``) from ``seed``, and ``num_test`` from ``TEST_SEED + seed``,
+    into ``out_dir`` (new, empty or generated before: ``check_output_folder``)."""
     if dataset not in GENERATED_SETS:
         raise ValueError(f'generated data set {dataset!r}: choose one of '
                          f'{sorted(GENERATED_SETS)}')
     names, make = GENERATED_SETS[dataset]
+    check_output_folder(out_dir)
+    record = generation_record(num_train, num_val, seed, dataset, num_test)
+    os.makedirs(out_dir, exist_ok=True)
+    target = functools.partial(_target, osp.realpath(out_dir), out_dir)
+    _write_json(target(UNFINISHED), record, indent=1)
+    if osp.lexists(target(RECORD)):
+        os.remove(target(RECORD))  # a remake killed half-way must not pass for the old set
     for sub in ('JPEGImages', 'SegmentationClass', 'ImageSets/Segmentation'):
-        os.makedirs(osp.join(out_dir, sub), exist_ok=True)
+        os.makedirs(target(sub), exist_ok=True)
     labels, splits = {}, {'train': [], 'val': [], 'test': []}
     rng, test_rng = np.random.default_rng(seed), np.random.default_rng(TEST_SEED + seed)
     for i in range(num_train + num_val + num_test):
         split = 'train' if i < num_train else 'val' if i < num_train + num_val else 'test'
         img_id = f'{split}_{i:05d}'
         img, mask, present = make(test_rng if split == 'test' else rng)
-        _write(out_dir, img_id, img, mask)
+        _write(target, img_id, img, mask)
         labels[img_id] = [names[c] for c in present]
         splits[split].append(img_id)
     for split, ids in splits.items():
-        with open(osp.join(out_dir, 'ImageSets/Segmentation', split + '.txt'), 'w') as f:
+        with open(target('ImageSets/Segmentation', split + '.txt'), 'w') as f:
             f.write('\n'.join(ids) + '\n')
-    with open(osp.join(out_dir, 'cls_labels.json'), 'w') as f:
-        json.dump(labels, f, indent=0)
-    with open(osp.join(out_dir, 'generated.json'), 'w') as f:
-        json.dump(generation_record(num_train, num_val, seed, dataset, num_test), f, indent=1)
+    _write_json(target('cls_labels.json'), labels, indent=0)
+    _write_json(target(RECORD), record, indent=1)
+    os.remove(target(UNFINISHED))
     return out_dir

@@ -22,6 +22,7 @@ from mmengine.config import DictAction  # noqa: E402
 
 import apc_mmseg  # noqa: F401,E402  (registers the components)
 from apc_lab.demo import demo_fingerprint, demo_table, run_demo, run_demo_seeds  # noqa: E402
+from apc_lab.demo_data import NotGeneratedFolderError, check_output_folder  # noqa: E402
 from apc_lab.figures import write_figures  # noqa: E402
 
 CONFIGS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs/apc')
@@ -87,6 +88,16 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def check_data_folders(folders) -> None:
+    """Stop before any training where a --data folder is not one the
+    generator may write into (``apc_lab.demo_data.check_output_folder``)."""
+    for folder in folders:
+        try:
+            check_output_folder(folder)
+        except NotGeneratedFolderError as e:
+            raise SystemExit(f'--data: {e}') from e
+
+
 @contextlib.contextmanager
 def pool_stops_with_us():
     """While the ablation's pool trains, a SIGTERM to this process (a plain
@@ -136,6 +147,7 @@ def ablations(args, argv=None):
     datasets = {name: (args.config or DATASET_DEFAULTS[name][0],
                        args.data or DATASET_DEFAULTS[name][1])
                 for name in ([args.dataset] if args.dataset else DATASET_DEFAULTS)}
+    check_data_folders(data for _, data in datasets.values())
     work_dir = args.work_dir or 'work_dirs/ablations'
     run = dict(seeds=args.seeds or [0, 1, 2], iters=args.iters or 1000, variants=args.variants,
                starts=args.starts or (['scratch'] if args.from_scratch
@@ -176,6 +188,7 @@ def main(argv=None):
     args.config, args.data, args.work_dir = (
         given or default for given, default in zip((args.config, args.data, args.work_dir),
                                                    defaults))
+    check_data_folders([args.data])
     common = dict(iters=args.iters, num_train=args.num_train, num_val=args.num_val,
                   workers=args.workers, dataset=args.dataset, cfg_options=args.cfg_options,
                   from_scratch=args.from_scratch, num_test=args.num_test,

@@ -1,9 +1,24 @@
 """Never leave a half-written file where mmengine writes (checkpoints above all)."""
+import hashlib
+import logging
 import os
 import os.path as osp
+import re
+import socket
 import tempfile
+import time
 
 from mmengine.fileio import LocalBackend, io, register_backend
+from mmengine.logging import print_log
+
+# A write's temporary file: '.<target name>.<random>.apc-tmp-<where>-<pid>'.
+# <where> (``pid_space``) and the writer's PID let a later write tell a killed
+# writer's leftover from a write still in progress.
+TMP_TAG = '.apc-tmp-'
+_TMP_NAME = re.compile(r'^\..+\.apc-tmp-(?P<where>[0-9a-f]{12})-(?P<pid>[0-9]+)$')
+# Leftovers of another host (a shared file system) are named once this old:
+# no checkpoint takes a day to write.
+FOREIGN_LEFTOVER_AGE_S = 24 * 3600
 
 
 def current_umask() -> int:
@@ -20,6 +35,75 @@ def current_umask() -> int:
     return mask
 
 
+def pid_space() -> str:
+    """12 hex digits naming where this process's PIDs mean something: the
+    host and, on Linux, the PID namespace (containers on one host number
+    their processes apart, and may share a folder)."""
+    try:
+        namespace = os.readlink('/proc/self/ns/pid')
+    except OSError:
+        namespace = ''
+    return hashlib.sha1(f'{socket.gethostname()}:{namespace}'.encode()).hexdigest()[:12]
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this PID space exists (a zombie counts:
+    when in doubt, alive)."""
+    if pid <= 0:
+        return True  # not a process id a writer has; never treat it as dead
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def remove_leftovers(folder: str) -> list:
+    """Remove the temporary files that killed writes left in ``folder``
+    (a SIGKILL or a power cut skips ``put``'s clean-up, and a checkpoint's
+    temporary file is checkpoint-sized); returns their paths.
+
+    Safe with writers running beside us: only files named as ``put`` names
+    them are considered, and one is removed only when its writer's PID space
+    is ours and that PID is gone, so the file of a write in progress (its
+    writer alive) is never touched. A reused PID only keeps a leftover
+    longer. The PID of another host means nothing here: its leftovers are
+    named in a warning once older than ``FOREIGN_LEFTOVER_AGE_S``, never
+    removed.
+    """
+    here, now = pid_space(), time.time()
+    removed, named = [], []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed  # an unreadable folder: the write itself will say so
+    for entry in entries:
+        match = _TMP_NAME.match(entry.name)
+        try:
+            if not match or not entry.is_file(follow_symlinks=False):
+                continue
+            if match['where'] != here:
+                if now - entry.stat(follow_symlinks=False).st_mtime > FOREIGN_LEFTOVER_AGE_S:
+                    named.append(entry.path)
+            elif not pid_alive(int(match['pid'])):
+                os.remove(entry.path)
+                removed.append(entry.path)
+        except FileNotFoundError:
+            pass  # another writer removed it first
+        except OSError:
+            named.append(entry.path)  # not ours to remove (permissions): say so
+    if removed:
+        print_log(f'removed {len(removed)} temporary file(s) of killed writes: {removed}',
+                  logger='current', level=logging.WARNING)
+    if named:
+        print_log(f'{len(named)} temporary file(s) of writes that never finished, from '
+                  f'another host or not removable: {named}; remove them once no process '
+                  f'writes there', logger='current', level=logging.WARNING)
+    return removed
+
+
 class AtomicLocalBackend(LocalBackend):
     """mmengine's local backend whose writes are atomic.
 
@@ -27,14 +111,18 @@ class AtomicLocalBackend(LocalBackend):
     replaces the target in one ``os.replace``: a process killed while saving
     leaves the previous file (and the previous checkpoint) intact. The file
     gets the mode a plain ``open()`` would give it (0666 less the umask), so
-    colleagues on a shared cluster can read the checkpoints.
+    colleagues on a shared cluster can read the checkpoints. A process
+    killed mid-write leaves its temporary file; the next write into that
+    folder removes it (``remove_leftovers``: only a dead writer's).
     """
 
     def put(self, obj: bytes, filepath) -> None:
         filepath = str(filepath)
         folder = osp.dirname(osp.abspath(filepath))
         os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(filepath) + '.')
+        remove_leftovers(folder)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(filepath) + '.',
+                                   suffix=f'{TMP_TAG}{pid_space()}-{os.getpid()}')
         try:
             # mkstemp creates the file 0600; give it the mode open() would.
             os.fchmod(fd, 0o666 & ~current_umask())

@@ -220,27 +220,31 @@ def bench_crf_eval(num_images=32, workers='auto'):
 
 
 def write_loader_images(cfg, root, num_images):
-    """``num_images`` 500x375 JPEG scenes with image labels where the config's
-    training set looks for them."""
+    """``num_images`` 500x375 JPEG scenes with image labels in ``root`` (a
+    folder of the benchmark's own), and the config's training set pointed at
+    them. The config's own data paths are never written to: joined to
+    ``root`` an absolute one would lead back to the user's data."""
     ds_cfg = cfg.train_dataloader.dataset
     classes = (ds_cfg.get('metainfo') or {}).get('classes') or \
         DATASETS.get(ds_cfg.type).METAINFO['classes']
-    img_dir = osp.join(root, ds_cfg.get('data_prefix', {}).get('img_path', ''))
-    os.makedirs(img_dir, exist_ok=True)
+    os.makedirs(osp.join(root, 'JPEGImages'))
     rng = np.random.default_rng(0)
     ids = [f'{i:06d}' for i in range(num_images)]
     labels = {}
     for img_id in ids:
         img = cv2.resize(make_image(rng)[0], (500, 375))
-        cv2.imwrite(osp.join(img_dir, img_id + '.jpg'), img[..., ::-1])
+        cv2.imwrite(osp.join(root, 'JPEGImages', img_id + '.jpg'), img[..., ::-1])
         labels[img_id] = [classes[c] for c in rng.choice(np.arange(1, len(classes)), 2,
                                                          replace=False)]
-    ann_file = osp.join(root, ds_cfg.ann_file)
-    os.makedirs(osp.dirname(ann_file), exist_ok=True)
-    with open(ann_file, 'w') as f:
+    with open(osp.join(root, 'train.txt'), 'w') as f:
         f.write('\n'.join(ids) + '\n')
-    with open(osp.join(root, ds_cfg.get('labels_file', 'cls_labels.json')), 'w') as f:
+    with open(osp.join(root, 'cls_labels.json'), 'w') as f:
         json.dump(labels, f)
+    # set one by one: ConfigDict.update would merge data_prefix, keeping the config's paths
+    for key, value in dict(data_root=root, data_prefix=dict(img_path='JPEGImages'),
+                           img_suffix='.jpg', ann_file='train.txt',
+                           labels_file='cls_labels.json').items():
+        ds_cfg[key] = value
 
 
 def bench_checkpoint(model, optimizer) -> float:
@@ -263,7 +267,6 @@ def bench_loader(config, workers, batches, warmup):
         loader_cfg.persistent_workers = workers > 0
     with tempfile.TemporaryDirectory() as root:
         write_loader_images(cfg, root, num_images=64)
-        loader_cfg.dataset.data_root = root
         loader = Runner.build_dataloader(loader_cfg, seed=0)
         batches_iter = iter(loader)
         for _ in range(warmup):

@@ -2,7 +2,7 @@
 """Generate a weak-label data set in VOC layout (seeded): photo, demo or hard, with a test split."""
 import argparse
 
-from apc_lab.demo_data import GENERATED_SETS, generate
+from apc_lab.demo_data import GENERATED_SETS, NotGeneratedFolderError, generate
 
 
 def main(argv=None):
@@ -17,7 +17,10 @@ def main(argv=None):
                         help="'demo': 3 shape classes; 'hard': 6, smaller objects, textured "
                         "backgrounds; 'photo': real photographs on other photographs, 5 classes")
     args = parser.parse_args(argv)
-    generate(args.out, args.num_train, args.num_val, args.seed, args.dataset, args.num_test)
+    try:
+        generate(args.out, args.num_train, args.num_val, args.seed, args.dataset, args.num_test)
+    except NotGeneratedFolderError as e:  # a folder of the user's, or a link out of it
+        raise SystemExit(f'--out: {e}') from e
     print(f'wrote {args.num_train} train, {args.num_val} val and {args.num_test} test images '
           f'to {args.out}')
 

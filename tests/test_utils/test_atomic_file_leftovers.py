@@ -1,0 +1,60 @@
+"""Issue 41 §4: a process killed while it saves leaves its (checkpoint-sized)
+temporary file; the next write into that folder removes it, and only it: a
+write in progress, another host's file and look-alikes of the user stay."""
+import os
+import subprocess
+import sys
+
+from helpers import REPO
+
+from apc_mmseg.utils.atomic_file import AtomicLocalBackend
+
+# Saves argv[1]/iter_1.pth with the tree's atomic_file.py (loaded alone: no torch
+# to import) and is SIGKILLed, so no clean-up runs, as the file would replace it.
+KILLED_WRITER = '''
+import importlib.util, os, signal, sys
+spec = importlib.util.spec_from_file_location(
+    'atomic_file', os.path.join(sys.argv[2], 'apc_mmseg/utils/atomic_file.py'))
+atomic_file = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(atomic_file)
+atomic_file.os.replace = lambda src, dst: os.kill(os.getpid(), signal.SIGKILL)
+atomic_file.AtomicLocalBackend().put(b'x' * 4096, os.path.join(sys.argv[1], 'iter_1.pth'))
+'''
+
+
+def dead_pid() -> int:
+    """The PID of a process that has exited (and been reaped)."""
+    proc = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'],
+                          capture_output=True, text=True, check=True)
+    return int(proc.stdout)
+
+
+def test_a_killed_writes_temporary_file_goes_with_the_next_write(tmp_path):
+    proc = subprocess.run([sys.executable, '-c', KILLED_WRITER, str(tmp_path), REPO])
+    assert proc.returncode == -9
+    left = os.listdir(tmp_path)
+    assert len(left) == 1 and left[0].startswith('.iter_1.pth.')  # the killed write's
+    AtomicLocalBackend().put(b'ok', tmp_path / 'iter_2.pth')
+    assert sorted(os.listdir(tmp_path)) == ['iter_2.pth']
+    assert (tmp_path / 'iter_2.pth').read_bytes() == b'ok'
+
+
+def test_only_a_dead_writers_file_of_this_host_is_removed(tmp_path):
+    from apc_mmseg.utils.atomic_file import pid_space
+    here, gone = pid_space(), dead_pid()
+    other_host = 'f' * 12 if here != 'f' * 12 else 'e' * 12
+    dead = f'.iter_1.pth.abcd1234.apc-tmp-{here}-{gone}'
+    kept = [f'.iter_1.pth.abcd1234.apc-tmp-{here}-{os.getpid()}',  # a live writer's
+            f'.iter_1.pth.abcd1234.apc-tmp-{other_host}-{gone}',  # another host's
+            '.iter_1.pth.abcd1234',  # the user's (or the old naming): not ours to judge
+            f'notes.apc-tmp-{here}-{gone}',  # not a hidden temporary name
+            'iter_1.pth']
+    for name in [dead] + kept:
+        (tmp_path / name).write_bytes(b'data')
+    two_days_ago = os.path.getmtime(tmp_path / dead) - 2 * 24 * 3600
+    # another host's, two days old: named in a warning, never removed
+    os.utime(tmp_path / kept[1], (two_days_ago, two_days_ago))
+    folder = f'.dir.x.apc-tmp-{here}-{gone}'
+    (tmp_path / folder).mkdir()  # a folder is never a temporary file
+    AtomicLocalBackend().put(b'ok', tmp_path / 'iter_2.pth')
+    assert sorted(os.listdir(tmp_path)) == sorted(kept + [folder, 'iter_2.pth'])
