@@ -3,8 +3,9 @@
 
 Palette PNGs of the patch classifier's scores restricted to each image's
 labels, optionally refined by DenseCRF in worker processes; mIoU when masks
-are given. The folder records its settings: a rerun with the same ones
-resumes, with other ones it refuses (or redoes everything with --overwrite).
+are given. The folder records its settings and files: a rerun with the same
+settings resumes, with other ones it refuses (or redoes everything with
+--overwrite); a file the record does not list is never reused nor replaced.
 
     python tools/make_pseudo_masks.py configs/apc/apc_vitb16_voc.py ckpt.pth \\
         --ann-file ImageSets/Segmentation/train_aug.txt --mask-dir SegmentationClassAug \\
@@ -23,6 +24,7 @@ import apc_mmseg  # noqa: F401  (registers the components)
 from apc_mmseg.apis import make_pseudo_masks
 from apc_mmseg.postprocessing import CRF_UNARIES, DEFAULT_UNARY
 from apc_mmseg.utils import finish_distributed
+from apc_mmseg.utils.image_files import DEFAULT_MAX_PIXELS
 
 
 def parse_args(argv=None):
@@ -44,8 +46,12 @@ def parse_args(argv=None):
                         'their sum (ViT-PCM)')
     parser.add_argument('--workers', type=int, default=1, help='CRF worker processes')
     parser.add_argument('--save-scores', action='store_true')
+    parser.add_argument('--max-pixels', type=int, default=DEFAULT_MAX_PIXELS,
+                        help='refuse a larger image (W x H, read before decoding; memory '
+                        'grows ~100 bytes a pixel); 0: no limit (default: %(default)s)')
     parser.add_argument('--overwrite', action='store_true',
-                        help='redo every mask, whatever made the folder')
+                        help='redo every mask, with other settings too; only files the '
+                        "folder's pseudo_masks.json lists are replaced")
     parser.add_argument('--device', help='default: cuda:LOCAL_RANK with CUDA, else cpu')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
@@ -75,7 +81,7 @@ def main(argv=None):
         out = make_pseudo_masks(cfg, args.checkpoint, args.out_dir, args.ann_file,
                                 args.mask_dir, args.labels_file, args.data_root, args.size,
                                 args.flip, args.scales, crf, args.workers, args.save_scores,
-                                device, args.overwrite)
+                                device, args.overwrite, max_pixels=args.max_pixels or None)
     finally:
         finish_distributed()
     if rank != 0:

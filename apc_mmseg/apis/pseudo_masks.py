@@ -9,17 +9,19 @@ float16), and reports mIoU when masks exist.
 
 The output folder records what produced it (``pseudo_masks.json``: the
 checkpoint's SHA-256, the model config, size, scales, flip, CRF settings and
-the split). A rerun with the same settings reuses the masks already written
-(an interrupted run resumes); with other settings it refuses, or redoes every
-mask with ``overwrite=True``. Command line: ``tools/make_pseudo_masks.py``.
+the split) and the files it writes (``output_record``). A rerun with the same
+settings reuses the masks already written (an interrupted run resumes); with
+other settings it refuses, or redoes every mask with ``overwrite=True``. Only
+files the record lists are reused or replaced, and no split line's name may
+lead out of the folder. Command line: ``tools/make_pseudo_masks.py``.
 """
 import copy
 import hashlib
 import json
-import os
 import os.path as osp
 import time
 from collections import deque
+from typing import List
 
 import numpy as np
 import torch
@@ -34,15 +36,31 @@ from PIL import Image
 from ..datasets import tag_pipeline
 from ..evaluation import IoUAccumulator
 from ..postprocessing import DEFAULT_UNARY, CRFPool, crf_label_map, crf_settings, patch_unary
+from ..utils.image_files import DEFAULT_MAX_PIXELS
 from ..visualization import save_label_png
+from .output_record import (
+    RECORD_KEY,
+    is_inside,
+    not_listed,
+    read_record,
+    relative_names,
+    show,
+    user_files,
+    write_record,
+)
 
 MANIFEST = 'pseudo_masks.json'
+_BROKEN_RECORD = ('Remove the folder (its masks are made again) or use another output '
+                  'folder.')
 
 
-def build_label_dataset(cfg, ann_file=None, mask_dir=None, labels_file=None, data_root=None):
+def build_label_dataset(cfg, ann_file=None, mask_dir=None, labels_file=None, data_root=None,
+                        max_pixels=DEFAULT_MAX_PIXELS):
     """The config's training images (or ``ann_file``'s) with their image labels,
-    and their masks when ``mask_dir`` is given, in test mode."""
+    and their masks when ``mask_dir`` is given, in test mode; an image of
+    more than ``max_pixels`` pixels is refused before it is decoded."""
     ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+    ds_cfg.max_pixels = max_pixels
     if data_root:
         ds_cfg.data_root = data_root
     if ann_file:
@@ -69,44 +87,93 @@ def file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def _check_manifest(out_dir: str, settings: dict, overwrite: bool) -> bool:
-    """Refuse a folder made with other settings (or by an unknown run) unless
-    ``overwrite``. Returns whether ``settings`` must be recorded as the
-    folder's (``_write_manifest``, done with the first mask, so that a run that
-    stops before it leaves nothing that blocks the next)."""
-    path = osp.join(out_dir, MANIFEST)
-    if not overwrite and osp.isdir(out_dir):
-        if osp.isfile(path):
-            with open(path) as f:
-                old = json.load(f)
-            diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
-            if diff:
+def _split_line(ann_file: str, img_id: str) -> str:
+    """``'<split file>, line <n>'`` of the line naming ``img_id`` (the
+    dataset strips the lines it reads), for an error message."""
+    try:
+        with open(ann_file) as f:
+            for n, line in enumerate(f, 1):
+                if line.strip() == img_id:
+                    return f'{ann_file}, line {n}'
+    except OSError:
+        pass
+    return ann_file
+
+
+def _output_names(dataset, out_dir: str, save_scores: bool) -> List[str]:
+    """The files the run writes, relative to ``out_dir``: each image's mask
+    (and scores with ``save_scores``). A split line whose name would leave
+    the folder (``../x``, an absolute path, a link out of it) is refused
+    before anything is read or written: the tool must never count or
+    replace a file outside its output folder."""
+    suffixes = ('.png', '.npy') if save_scores else ('.png', )
+    names = []
+    for idx in range(len(dataset)):
+        img_id = dataset.get_data_info(idx)['img_id']
+        for suffix in suffixes:
+            path = osp.join(out_dir, img_id + suffix)
+            if not is_inside(out_dir, path):
                 raise ValueError(
-                    f'{out_dir}: holds pseudo masks made with other settings (differ: '
-                    f"{', '.join(diff)}; see {MANIFEST}). Use another output folder, or "
-                    '--overwrite to redo every mask')
-            return False  # the same settings: the folder's record stands
-        elif any(f.endswith('.png') for f in os.listdir(out_dir)):
-            raise ValueError(f'{out_dir}: holds PNGs but no {MANIFEST}, so what made them is '
-                             'unknown. Use another output folder, or --overwrite')
-    return True
+                    f'{_split_line(dataset.ann_file, img_id)}: image name {img_id!r} would '
+                    f'write {path}, outside the output folder {out_dir}; a split names '
+                    'images by paths inside the data folders, without ".." or a leading "/"')
+            names.extend(relative_names(out_dir, [path]))
+    return names
 
 
-def _write_manifest(out_dir: str, settings: dict) -> None:
-    os.makedirs(out_dir, exist_ok=True)
-    with open(osp.join(out_dir, MANIFEST), 'w') as f:
-        json.dump(settings, f, indent=1, sort_keys=True)
+def _check_manifest(out_dir: str, settings: dict, names: List[str], overwrite: bool):
+    """Refuse a folder made with other settings unless ``overwrite``, one
+    that is not this tool's (files but no record), and any of ``names`` in
+    the way that the folder's record does not list (a user's file is never
+    reused nor replaced). Returns the record to write (``_write_manifest``,
+    done with the first mask, so that a run that stops before it leaves
+    nothing that blocks the next), or None where the folder's record stands."""
+    path = osp.join(out_dir, MANIFEST)
+    record = read_record(path, _BROKEN_RECORD)
+    if record is None:
+        present = user_files(out_dir, MANIFEST)
+        if present:
+            kind = 'PNGs' if any(n.endswith('.png') for n in present) else 'files'
+            raise ValueError(f'{out_dir}: holds {kind} but no {MANIFEST}, so what made them is '
+                             f'unknown ({show(present)}); pseudo masks go to a new or empty '
+                             'folder, or one this tool recorded. Use another output folder')
+        return dict(settings, **{RECORD_KEY: sorted(set(names))})
+    legacy = RECORD_KEY not in record
+    listed = record.pop(RECORD_KEY, None)
+    if legacy:  # recorded before records listed files: the folder's are the tool's
+        listed = user_files(out_dir, MANIFEST)
+    diff = sorted(k for k in set(record) | set(settings) if record.get(k) != settings.get(k))
+    if diff and not overwrite:
+        raise ValueError(
+            f'{out_dir}: holds pseudo masks made with other settings (differ: '
+            f"{', '.join(diff)}; see {MANIFEST}). Use another output folder, or "
+            '--overwrite to redo every mask')
+    in_the_way = not_listed(out_dir, names, listed)
+    if in_the_way:
+        raise ValueError(f'{out_dir}: {show(in_the_way)} would be '
+                         f"{'replaced' if overwrite else 'reused'} but {MANIFEST} does not list "
+                         "them: they are not this tool's. Move them away or use another "
+                         'output folder')
+    if not (diff or legacy) and set(names) <= set(listed):
+        return None  # the same settings and files: the folder's record stands
+    return dict(settings, **{RECORD_KEY: sorted(set(listed) | set(names))})
+
+
+def _write_manifest(out_dir: str, record: dict) -> None:
+    """Record the folder's settings and files, atomically: a run killed
+    while writing it leaves the previous record, which every rerun needs."""
+    write_record(osp.join(out_dir, MANIFEST), record)
 
 
 class _MaskWriter:
     """Writes one rank's masks (images ``rank, rank + world, ...``) into
-    ``out_dir``: reuses those already there, records the folder's settings
-    with the first file, counts and scores what it wrote."""
+    ``out_dir``: reuses those already there, writes the folder's ``record``
+    (None: it stands) with the first file, counts and scores what it wrote."""
 
-    def __init__(self, model, dataset, out_dir, settings, needs_record, overwrite, save_scores,
-                 with_masks, progress):
+    def __init__(self, model, dataset, out_dir, record, overwrite, save_scores, with_masks,
+                 progress):
         self.model, self.dataset, self.out_dir = model, dataset, out_dir
-        self.settings, self.needs_record = settings, needs_record
+        self.record = record
         self.overwrite, self.save_scores = overwrite, save_scores
         self.metric = IoUAccumulator(model.num_classes) if with_masks else None
         rank, world = get_dist_info()
@@ -115,9 +182,9 @@ class _MaskWriter:
         self.counts = dict(written=0, reused=0)
 
     def _record(self):
-        if self.needs_record:  # with the first file written
-            _write_manifest(self.out_dir, self.settings)
-            self.needs_record = False
+        if self.record is not None:  # with the first file written
+            _write_manifest(self.out_dir, self.record)
+            self.record = None
 
     def _score(self, pred, gt):
         if self.metric is not None:
@@ -234,9 +301,11 @@ def _patch_test_cfg(cfg, size, scales, flip):
 def make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=None, mask_dir=None,
                       labels_file=None, data_root=None, size=None, flip=False, scales=None,
                       crf=False, workers=1, save_scores=False, device='cpu', overwrite=False,
-                      progress=True) -> dict:
+                      progress=True, max_pixels=DEFAULT_MAX_PIXELS) -> dict:
     """Write the masks; returns ``dict(miou, per_class_iou, images, written,
     reused, seconds, images_per_s)`` (``miou`` None without ``mask_dir``).
+    An image of more than ``max_pixels`` pixels (None: no limit) is an error
+    naming it, before it is decoded.
 
     In a process group (``tools/dist_pseudo_masks.sh``) each rank makes the
     masks of images ``rank, rank + world, ...`` on its own device with its own
@@ -247,7 +316,8 @@ def make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=None, mask_dir=None,
     cfg = _patch_test_cfg(cfg, size, scales, flip)
     test_cfg = cfg.model.test_cfg
     crf_cfg = _merged_crf_cfg(crf)
-    dataset = build_label_dataset(cfg, ann_file, mask_dir, labels_file, data_root)
+    dataset = build_label_dataset(cfg, ann_file, mask_dir, labels_file, data_root, max_pixels)
+    names = _output_names(dataset, out_dir, save_scores)
     # The model and its checkpoint first: a wrong or missing checkpoint leaves
     # the folder as it was.
     model = init_model(cfg, checkpoint, device=device)
@@ -256,16 +326,16 @@ def make_pseudo_masks(cfg, checkpoint, out_dir, ann_file=None, mask_dir=None,
         size=list(test_cfg.get('size') or []), scales=list(test_cfg.get('scales', (1.0,))),
         flip=flip, crf=crf_cfg, save_scores=save_scores, images=dataset.ann_file,
         labels=dataset.labels_file)))  # tuples as JSON gives them back
-    needs_record = _check_manifest(out_dir, settings, overwrite)
+    record = _check_manifest(out_dir, settings, names, overwrite)
     rank, world = get_dist_info()
     if world > 1:  # the record first, once: no rank writes a mask before it
         barrier()  # every rank has its model and has checked the folder
-        if rank == 0 and needs_record:
-            _write_manifest(out_dir, settings)
-        needs_record = False
+        if rank == 0 and record is not None:
+            _write_manifest(out_dir, record)
+        record = None
         barrier()
-    writer = _MaskWriter(model, dataset, out_dir, settings, needs_record, overwrite, save_scores,
-                         bool(mask_dir), progress)
+    writer = _MaskWriter(model, dataset, out_dir, record, overwrite, save_scores, bool(mask_dir),
+                         progress)
     t0 = time.perf_counter()
     writer.write_all(crf_cfg, workers)
     seconds = time.perf_counter() - t0

@@ -2,7 +2,7 @@
 input never written over, an earlier run's outputs only when asked."""
 import pytest
 
-from apc_mmseg.apis.infer_outputs import list_images, output_stems
+from apc_mmseg.apis.infer_outputs import list_images, output_stems, record_outputs
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def test_an_input_is_never_written_over(tmp_path):
 def test_an_earlier_runs_outputs_are_replaced_only_when_asked(images, tmp_path):
     root, files = list_images(str(images / 'sub'))
     out = tmp_path / 'out'
-    out.mkdir()
+    record_outputs(str(out), [str(out / 'a')])  # an earlier run's record
     (out / 'a_prediction.png').write_bytes(b'old')
     with pytest.raises(FileExistsError, match='a_prediction.png: exists; use --overwrite'):
         output_stems(root, files, str(out))
