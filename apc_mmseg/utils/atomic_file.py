@@ -104,6 +104,18 @@ def remove_leftovers(folder: str) -> list:
     return removed
 
 
+def temporary_file(filepath: str):
+    """``(fd, path)`` of a new hidden file beside ``filepath`` for writing
+    it atomically: named as ``remove_leftovers`` recognises (so a killed
+    writer's copy goes with a later write into the folder), with the mode a
+    plain ``open()`` would give (mkstemp's is 0600)."""
+    fd, tmp = tempfile.mkstemp(dir=osp.dirname(osp.abspath(filepath)),
+                               prefix='.' + osp.basename(filepath) + '.',
+                               suffix=f'{TMP_TAG}{pid_space()}-{os.getpid()}')
+    os.fchmod(fd, 0o666 & ~current_umask())
+    return fd, tmp
+
+
 class AtomicLocalBackend(LocalBackend):
     """mmengine's local backend whose writes are atomic.
 
@@ -121,11 +133,8 @@ class AtomicLocalBackend(LocalBackend):
         folder = osp.dirname(osp.abspath(filepath))
         os.makedirs(folder, exist_ok=True)
         remove_leftovers(folder)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(filepath) + '.',
-                                   suffix=f'{TMP_TAG}{pid_space()}-{os.getpid()}')
+        fd, tmp = temporary_file(filepath)
         try:
-            # mkstemp creates the file 0600; give it the mode open() would.
-            os.fchmod(fd, 0o666 & ~current_umask())
             with os.fdopen(fd, 'wb') as f:
                 f.write(obj)
                 f.flush()

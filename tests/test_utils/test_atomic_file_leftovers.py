@@ -58,3 +58,33 @@ def test_only_a_dead_writers_file_of_this_host_is_removed(tmp_path):
     (tmp_path / folder).mkdir()  # a folder is never a temporary file
     AtomicLocalBackend().put(b'ok', tmp_path / 'iter_2.pth')
     assert sorted(os.listdir(tmp_path)) == sorted(kept + [folder, 'iter_2.pth'])
+
+
+def test_a_killed_label_png_leaves_a_hidden_file_the_next_write_removes(tmp_path, monkeypatch):
+    """A mask killed between write and rename: no half mask, nothing a later
+    infer.py would list as an image (hidden, no image suffix), and gone with
+    the folder's next atomic write (the tool's record)."""
+    import numpy as np
+    from PIL import Image
+
+    from apc_mmseg.utils import atomic_file
+    from apc_mmseg.visualization import label_png
+    (tmp_path / 'a.png').write_bytes(b'old mask')
+    monkeypatch.setattr(label_png.os, 'replace', lambda src, dst: (_ for _ in ()).throw(
+        KeyboardInterrupt))
+    try:
+        label_png.save_label_png(str(tmp_path / 'a.png'), np.ones((4, 5)), [[0, 0, 0], [1, 2, 3]])
+    except KeyboardInterrupt:
+        pass
+    assert sorted(os.listdir(tmp_path)) == ['a.png'] and (tmp_path / 'a.png').read_bytes() \
+        == b'old mask'  # an interrupted write removes its own file
+    monkeypatch.undo()
+    fd, tmp = atomic_file.temporary_file(str(tmp_path / 'b.png'))  # as a SIGKILL leaves it
+    os.close(fd)
+    os.rename(tmp, tmp.replace(f'-{os.getpid()}', f'-{dead_pid()}'))
+    (left, ) = [n for n in os.listdir(tmp_path) if n != 'a.png']
+    assert left.startswith('.b.png.') and not left.endswith('.png')
+    label_png.save_label_png(str(tmp_path / 'b.png'), np.ones((4, 5)), [[0, 0, 0], [1, 2, 3]])
+    assert np.array_equal(np.array(Image.open(tmp_path / 'b.png')), np.ones((4, 5)))
+    AtomicLocalBackend().put_text('{}', tmp_path / 'record.json')
+    assert sorted(os.listdir(tmp_path)) == ['a.png', 'b.png', 'record.json']
