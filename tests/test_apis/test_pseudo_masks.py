@@ -166,13 +166,18 @@ def test_demo_end_to_end_shortened_with_two_seeds(tmp_path):
     runs = [json.load(open(work / f'seed_{s}' / 'summary.json')) for s in (0, 1)]
     assert [r['seed'] for r in runs] == [0, 1]
     for i, row in enumerate(summary['rows']):
-        assert set(row) == {'what', 'test'}  # every figure on the test split
-        for split in ('test', ):
-            per_seed = [one['rows'][i][split] for one in runs]
+        # every figure on the test split: mIoU and foreground share
+        assert set(row) == {'what', 'test', 'fg_share'}
+        for key in ('test', 'fg_share'):
+            per_seed = [one['rows'][i][key] for one in runs]
             assert all(0 <= v <= 100 for v in per_seed)
-            assert row[split]['values'] == per_seed
-            assert row[split]['mean'] == pytest.approx(statistics.mean(per_seed))
-            assert row[split]['std'] == pytest.approx(statistics.stdev(per_seed))
+            assert row[key]['values'] == per_seed
+            assert row[key]['mean'] == pytest.approx(statistics.mean(per_seed))
+            assert row[key]['std'] == pytest.approx(statistics.stdev(per_seed))
+    for key in ('gt_fg_share', 'decode_pseudo_agreement'):
+        assert summary[key]['values'] == [one[key] for one in runs]
+    assert summary['rows'][names.index('baseline: all background')]['fg_share']['values'] \
+        == [0.0, 0.0]
     for seed, one in zip((0, 1), runs):
         # the classifier's mAP is the last validation's, as mmengine logged it
         logged = [json.loads(line) for path in glob.glob(
@@ -193,6 +198,19 @@ def test_demo_end_to_end_shortened_with_two_seeds(tmp_path):
         present = [v for v in per_class['pseudo'] if v == v]
         row = names.index('patch scores + image labels')
         assert statistics.mean(present) == pytest.approx(one['rows'][row]['test'], abs=1e-6)
+        # the shares: of the test split's ground truth, and of the masks written
+        test_ids = open(tmp_path / 'data' / 'ImageSets/Segmentation/test.txt').read().split()
+        gts = [np.array(Image.open(tmp_path / 'data' / 'SegmentationClass' / f'{i}.png'))
+               for i in test_ids]
+        masks = [np.array(Image.open(work / f'seed_{seed}' / 'pseudo_masks' / f'{i}.png'))
+                 for i in test_ids]
+        evaluated = sum(int((gt != 255).sum()) for gt in gts)
+        assert one['gt_fg_share'] == pytest.approx(
+            100 * sum(int(((gt != 0) & (gt != 255)).sum()) for gt in gts) / evaluated)
+        assert one['rows'][row]['fg_share'] == pytest.approx(
+            100 * sum(int(((m != 0) & (gt != 255)).sum()) for m, gt in zip(masks, gts))
+            / evaluated)
+        assert 0 <= one['decode_pseudo_agreement'] <= 100
     assert json.load(open(work / 'seeds_summary.json'))['seeds'] == [0, 1]
     vis = work / 'seed_0' / 'vis'
     assert len(glob.glob(str(vis / '*_heatmaps.png'))) == 4
