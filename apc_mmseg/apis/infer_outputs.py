@@ -86,9 +86,9 @@ def _check_ownership(out: str, names: List[str], overwrite: bool) -> None:
     even with ``overwrite``), and, without ``overwrite``, an earlier run's."""
     record = read_record(osp.join(out, RECORD), _BROKEN_RECORD)
     if record is None:
+        in_the_way = [n for n in names if osp.lexists(osp.join(out, n))]
         present = user_files(out, RECORD)
-        if present:
-            in_the_way = [n for n in names if osp.lexists(osp.join(out, n))]
+        if present or in_the_way:  # a hidden file of the user's in the way too
             raise FileExistsError(
                 f'{out}: holds files that tools/infer.py did not write '
                 f'({show(in_the_way or present)}) and no {RECORD}; it writes only into a '

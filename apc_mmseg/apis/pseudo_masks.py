@@ -36,6 +36,7 @@ from PIL import Image
 from ..datasets import tag_pipeline
 from ..evaluation import IoUAccumulator
 from ..postprocessing import DEFAULT_UNARY, CRFPool, crf_label_map, crf_settings, patch_unary
+from ..utils.atomic_file import write_atomically
 from ..utils.image_files import DEFAULT_MAX_PIXELS
 from ..visualization import save_label_png
 from .output_record import (
@@ -137,10 +138,21 @@ def _check_manifest(out_dir: str, settings: dict, names: List[str], overwrite: b
             raise ValueError(f'{out_dir}: holds {kind} but no {MANIFEST}, so what made them is '
                              f'unknown ({show(present)}); pseudo masks go to a new or empty '
                              'folder, or one this tool recorded. Use another output folder')
+        in_the_way = not_listed(out_dir, names, [])  # hidden names of the user's too
+        if in_the_way:
+            raise ValueError(f'{out_dir}: {show(in_the_way)} would be replaced but the folder '
+                             f"has no {MANIFEST}: they are not this tool's. Move them away or "
+                             'use another output folder')
         return dict(settings, **{RECORD_KEY: sorted(set(names))})
     legacy = RECORD_KEY not in record
     listed = record.pop(RECORD_KEY, None)
-    if legacy:  # recorded before records listed files: the folder's are the tool's
+    if legacy:
+        # Recorded before records listed files: which files are the tool's is
+        # unknown, so they may be reused (resumed) but never replaced.
+        if overwrite:
+            raise ValueError(f'{osp.join(out_dir, MANIFEST)}: lists no files (an earlier '
+                             'version wrote it, or it was edited), so none of the folder may be '
+                             'replaced: remove the folder or use another output folder')
         listed = user_files(out_dir, MANIFEST)
     diff = sorted(k for k in set(record) | set(settings) if record.get(k) != settings.get(k))
     if diff and not overwrite:
@@ -215,8 +227,9 @@ class _MaskWriter:
         scores = res.seg_logits.data.float().exp()  # log-scores
         if self.save_scores:
             self._record()
-            np.save(osp.join(self.out_dir, img_id + '.npy'),
-                    scores.cpu().numpy().astype(np.float16))
+            array = scores.cpu().numpy().astype(np.float16)
+            write_atomically(osp.join(self.out_dir, img_id + '.npy'),
+                             lambda f: np.save(f, array))
         gt = res.gt_sem_seg.data[0].cpu().numpy() if self.metric is not None else None
         return data, scores, res.pred_sem_seg.data[0].cpu().numpy(), gt
 

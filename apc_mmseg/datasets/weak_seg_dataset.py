@@ -42,6 +42,17 @@ _NPY_GLOBALS = {(module, name) for module in ('numpy.core.multiarray', 'numpy._c
                                                            ('numpy', 'dtype')}
 
 
+class _ReconstructedArray(np.ndarray):
+    """``numpy.ndarray`` as a tag file's pickle may use it: the type that
+    numpy's ``_reconstruct`` builds (which calls no ``__new__``). Called
+    directly, ``ndarray(shape, object dtype, buffer)`` would read object
+    pointers from the file's bytes, so that is refused."""
+
+    def __new__(cls, *args, **kwargs):
+        raise pickle.UnpicklingError('it calls numpy.ndarray on raw bytes (object pointers '
+                                     'from the file); a tag file holds only arrays')
+
+
 class _ArraysOnlyUnpickler(pickle.Unpickler):
     """Unpickles dicts, lists, strings, numbers and numpy arrays only."""
 
@@ -49,6 +60,8 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
         if (module, name) not in _NPY_GLOBALS:
             raise pickle.UnpicklingError(f'it names {module}.{name}, which could run code on '
                                          'loading; a tag file holds only arrays')
+        if (module, name) == ('numpy', 'ndarray'):
+            return _ReconstructedArray
         return super().find_class(module, name)
 
 
@@ -67,7 +80,7 @@ def read_npy_without_code(path: str):
         array = _ArraysOnlyUnpickler(f).load()
     if not isinstance(array, np.ndarray) or array.shape != shape:
         raise ValueError(f'expected an object array of shape {shape}')
-    return array
+    return array.view(np.ndarray)
 
 
 def read_image_labels(path: str, classes: Sequence[str]) -> Dict[str, List[int]]:

@@ -4,6 +4,7 @@ import logging
 import os
 import os.path as osp
 import re
+import shutil
 import socket
 import tempfile
 import time
@@ -114,6 +115,39 @@ def temporary_file(filepath: str):
                                suffix=f'{TMP_TAG}{pid_space()}-{os.getpid()}')
     os.fchmod(fd, 0o666 & ~current_umask())
     return fd, tmp
+
+
+def write_atomically(path: str, write) -> None:
+    """Call ``write(f)`` on a ``temporary_file`` beside ``path``, then
+    rename it to ``path``: a run killed half-way leaves no half file where a
+    rerun would take it for a finished one (masks, pictures, score arrays).
+    No ``fsync`` and no folder scan: these are many small files a run can
+    make again, unlike a checkpoint."""
+    fd, tmp = temporary_file(path)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def torch_save_atomically(obj, path: str) -> None:
+    """``torch.save(obj, path)``, whole or not at all, and byte for byte what
+    a plain ``torch.save(obj, path)`` writes: torch names the archive inside
+    the file after the file's stem, so the temporary copy keeps the name, in
+    a hidden folder beside ``path``."""
+    import torch  # this module is imported where torch is not (the CRF workers)
+    folder = tempfile.mkdtemp(dir=osp.dirname(osp.abspath(path)),
+                              prefix='.' + osp.basename(path) + '.')
+    try:
+        tmp = osp.join(folder, osp.basename(path))
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class AtomicLocalBackend(LocalBackend):

@@ -55,11 +55,24 @@ def _pillow_size(path: str) -> Optional[Tuple[int, int]]:
         return None
 
 
+def _has_header_format_signature(path: str) -> bool:
+    """Whether the file starts as one of ``_HEADER_FORMATS`` does (Pillow's
+    own signature checks): Pillow then failing to read its size means the
+    header is broken, not that the format is one Pillow does not read."""
+    with open(path, 'rb') as f:
+        prefix = f.read(32)
+    Image.init()
+    return any(accept(prefix) for accept in
+               (Image.OPEN[fmt][1] for fmt in _HEADER_FORMATS if fmt in Image.OPEN)
+               if accept is not None)
+
+
 def check_image_file(path: str, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
                      option: str = 'max_pixels') -> Optional[Tuple[int, int]]:
     """Check an image file before it is decoded; return its ``(H, W)`` as
     stored (before any EXIF rotation), or None for a format only OpenCV
-    reads (its size is then known only once decoded: no limit applies).
+    reads when ``max_pixels`` is None (with a limit, such a file is refused:
+    its size is known only once decoded).
 
     Args:
         path (str): The image file.
@@ -83,6 +96,14 @@ def check_image_file(path: str, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
         # OpenCV's check reads the file's signature only
         if not cv2.haveImageReader(path):
             raise ValueError(f'{path}: not an image (no image format recognised) or corrupt')
+        if _has_header_format_signature(path):
+            raise ValueError(f'{path}: corrupt image, its header cannot be read')
+        if max_pixels is not None:
+            # OpenCV would decode it at any size (a compressed HDR or PFM of
+            # hundreds of megapixels is tens of MB): its size is unknown until then
+            raise ValueError(f'{path}: an image format whose size cannot be read before '
+                             'decoding (Radiance HDR, PFM, ...), so the pixel limit cannot be '
+                             f'applied; convert it to PNG or JPEG, or lift the limit ({option})')
         return None
     w, h = size
     if max_pixels is not None and w * h > max_pixels:

@@ -1,9 +1,12 @@
 """Pictures of APC's outputs: per-class score heat maps (APC Fig. 5) and
 prediction overlays (Fig. 6), as uint8 RGB arrays."""
+import os.path as osp
 from typing import Optional, Sequence
 
 import cv2
 import numpy as np
+
+from ..utils.atomic_file import write_atomically
 
 
 def colorize(labels: np.ndarray, palette: Sequence[Sequence[int]]) -> np.ndarray:
@@ -137,4 +140,9 @@ def prediction_panel(image: np.ndarray, pred: np.ndarray, gt: Optional[np.ndarra
 
 
 def save_rgb(path: str, image: np.ndarray) -> None:
-    cv2.imwrite(path, np.ascontiguousarray(image[..., ::-1]))
+    """Write an RGB picture ``[H, W, 3]`` (format from the suffix), whole or
+    not at all (``write_atomically``)."""
+    ok, data = cv2.imencode(osp.splitext(path)[1], np.ascontiguousarray(image[..., ::-1]))
+    if not ok:
+        raise ValueError(f'{path}: OpenCV cannot encode a picture in this format')
+    write_atomically(path, lambda f: f.write(data.tobytes()))

@@ -158,3 +158,37 @@ def test_a_record_without_a_file_list_still_resumes(cfg, trained, demo_data, tmp
     again = run(cfg, trained, root, out)
     assert (again['written'], again['reused']) == (1, 1)
     assert json.loads((out / 'pseudo_masks.json').read_text())['files'] == files
+
+
+def test_a_record_without_a_file_list_replaces_nothing(cfg, trained, demo_data, tmp_path):
+    """``{}`` as pseudo_masks.json (an earlier version's record, or one made
+    up): which files are the tool's is unknown, so --overwrite is refused and
+    the user's file stays."""
+    root = data_root(demo_data, tmp_path, ['train_00000'])
+    out = root / 'masks'
+    out.mkdir()
+    mine = png(out / 'train_00000.png', 3)
+    (out / 'pseudo_masks.json').write_text('{}')
+    with pytest.raises(ValueError, match=r'pseudo_masks.json: lists no files.*none of the '
+                                         r'folder may be replaced'):
+        run(cfg, trained, root, out, overwrite=True)
+    assert (out / 'train_00000.png').read_bytes() == mine
+
+
+def test_a_hidden_file_of_the_users_in_the_way_is_refused(cfg, trained, demo_data, tmp_path):
+    """A folder with no record and only a hidden file counts as empty, but a
+    hidden name the run would write (split line ``.notes``) is the user's."""
+    root = data_root(demo_data, tmp_path, ['train_00000'])
+    shutil.copy(root / 'JPEGImages' / 'train_00000.jpg', root / 'JPEGImages' / '.notes.jpg')
+    (root / 'split.txt').write_text('.notes\n')
+    labels = json.loads((root / 'cls_labels.json').read_text())
+    (root / 'cls_labels.json').write_text(json.dumps(dict(labels, **{
+        '.notes': labels['train_00000']})))
+    out = root / 'masks'
+    out.mkdir()
+    mine = png(out / '.notes.png', 3)
+    for overwrite in (False, True):
+        with pytest.raises(ValueError, match=r"masks: .notes.png would be replaced but the "
+                                             r"folder has no pseudo_masks.json"):
+            run(cfg, trained, root, out, overwrite=overwrite)
+    assert (out / '.notes.png').read_bytes() == mine

@@ -3,6 +3,7 @@ tools/test.py, the pseudo masks and their CRF workers, tools/infer.py) is
 checked from its header before it is decoded: too many pixels, an empty file
 or a file that is no image is an error naming the file and the problem
 (issue 41 §3). Valid images decode to the same pixels as before."""
+import os
 import os.path as osp
 import shutil
 import struct
@@ -133,10 +134,19 @@ def test_an_empty_file_or_no_image_is_named(tmp_path, content, problem):
         check_image_file(str(path))
 
 
-def test_a_format_only_opencv_reads_passes_unsized(tmp_path):
-    path = str(tmp_path / 'x.hdr')  # Radiance HDR: OpenCV decodes it, Pillow does not
-    assert cv2.imwrite(path, np.ones((6, 5, 3), np.float32))
-    assert check_image_file(path) is None
+@pytest.mark.parametrize('name', ['x.hdr', 'x.png', 'x.jpg'])
+def test_a_format_whose_size_is_unknown_before_decoding_needs_the_limit_lifted(tmp_path, name):
+    """Radiance HDR (OpenCV decodes it by its content, whatever the file's
+    suffix; Pillow reads no size from it): refused under a limit, read when
+    the user lifts it."""
+    hdr = str(tmp_path / 'made.hdr')
+    assert cv2.imwrite(hdr, np.ones((6, 5, 3), np.float32))
+    path = str(tmp_path / name)
+    os.replace(hdr, path)
+    with pytest.raises(ValueError, match=rf'{name}: an image format whose size cannot be read '
+                                         r'before decoding.*lift the limit \(--max-pixels\)'):
+        check_image_file(path, max_pixels=10 ** 9, option='--max-pixels')
+    assert check_image_file(path, max_pixels=None) is None
 
 
 # -- the dataset pipelines (training, tools/test.py, pseudo masks) -----------

@@ -174,3 +174,18 @@ def test_a_plain_npy_array_is_not_a_tag_table(tmp_path):
     np.save(path, np.zeros((3, 20)))
     with pytest.raises(ValueError, match=f'{re.escape(path)}: not a dict of one-hot vectors'):
         read_image_labels(path, WeakVOCDataset.METAINFO['classes'])
+
+
+def test_a_tag_npy_that_forges_object_pointers_is_refused(tmp_path):
+    """``numpy.ndarray((), dtype('O'), b'AAAAAAAA')`` in the pickle would make
+    an object array whose element is the pointer 0x4141414141414141 (a crash
+    or worse on ``.item()``); numpy's own names only, no callable of ours."""
+    header = {'descr': '|O', 'fortran_order': False, 'shape': ()}
+    payload = (b'\x80\x02cnumpy\nndarray\n)cnumpy\ndtype\n(X\x02\x00\x00\x00O8K\x00K\x01tR'
+               b'C\x08AAAAAAAA\x87R.')
+    path = str(tmp_path / 'cls_labels_onehot.npy')
+    with open(path, 'wb') as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        f.write(payload)
+    with pytest.raises(ValueError, match=rf'{re.escape(path)}: .*calls numpy.ndarray on raw '):
+        read_image_labels(path, WeakVOCDataset.METAINFO['classes'])

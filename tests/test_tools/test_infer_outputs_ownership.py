@@ -130,3 +130,19 @@ def test_an_output_folder_given_as_input_is_refused_and_a_broken_record_named(tm
     with pytest.raises(ValueError, match=f'{RECORD}: is not a readable record .*Remove the '
                        'folder'):
         output_stems(root, files, str(out), overwrite=True)
+
+
+def test_a_hidden_file_of_the_users_in_the_way_is_refused(tmp_path):
+    """The input ``.notes.jpg`` would write ``out/.notes.png``, the user's:
+    hidden files make no folder a user's, but one in the way is refused."""
+    images = tmp_path / 'imgs'
+    images.mkdir()
+    (images / '.notes.jpg').write_bytes(b'x')
+    root, files = list_images(str(images))
+    out = tmp_path / 'out'
+    out.mkdir()
+    (out / '.notes.png').write_bytes(b'mine')
+    for overwrite in (False, True):
+        with pytest.raises(FileExistsError, match=r'out: holds files .*\.notes\.png'):
+            output_stems(root, files, str(out), overwrite=overwrite)
+    assert (out / '.notes.png').read_bytes() == b'mine'

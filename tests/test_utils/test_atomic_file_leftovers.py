@@ -70,7 +70,7 @@ def test_a_killed_label_png_leaves_a_hidden_file_the_next_write_removes(tmp_path
     from apc_mmseg.utils import atomic_file
     from apc_mmseg.visualization import label_png
     (tmp_path / 'a.png').write_bytes(b'old mask')
-    monkeypatch.setattr(label_png.os, 'replace', lambda src, dst: (_ for _ in ()).throw(
+    monkeypatch.setattr(atomic_file.os, 'replace', lambda src, dst: (_ for _ in ()).throw(
         KeyboardInterrupt))
     try:
         label_png.save_label_png(str(tmp_path / 'a.png'), np.ones((4, 5)), [[0, 0, 0], [1, 2, 3]])
@@ -88,3 +88,38 @@ def test_a_killed_label_png_leaves_a_hidden_file_the_next_write_removes(tmp_path
     assert np.array_equal(np.array(Image.open(tmp_path / 'b.png')), np.ones((4, 5)))
     AtomicLocalBackend().put_text('{}', tmp_path / 'record.json')
     assert sorted(os.listdir(tmp_path)) == ['a.png', 'b.png', 'record.json']
+
+
+def test_pictures_scores_and_converted_checkpoints_are_written_whole(tmp_path, monkeypatch):
+    """infer.py's pictures (``save_rgb``), the score arrays and the model
+    converters' checkpoints: the same bytes as the plain writes, and an
+    interrupted write leaves the earlier file (or none), never a part."""
+    import cv2
+    import numpy as np
+    import torch
+
+    from apc_mmseg.utils import atomic_file
+    from apc_mmseg.visualization import save_rgb
+    picture = np.random.default_rng(0).integers(0, 255, (6, 7, 3), dtype=np.uint8)
+    save_rgb(str(tmp_path / 'a.png'), picture)
+    cv2.imwrite(str(tmp_path / 'plain.png'), np.ascontiguousarray(picture[..., ::-1]))
+    assert (tmp_path / 'a.png').read_bytes() == (tmp_path / 'plain.png').read_bytes()
+    state = dict(state_dict=dict(w=torch.arange(5.0)), meta=dict(source='x'))
+    (tmp_path / 'sub').mkdir()
+    atomic_file.torch_save_atomically(state, str(tmp_path / 'model.pth'))
+    torch.save(state, tmp_path / 'sub' / 'model.pth')  # torch names the archive by the stem
+    assert (tmp_path / 'model.pth').read_bytes() == (tmp_path / 'sub' / 'model.pth').read_bytes()
+    before = {n: (tmp_path / n).read_bytes() for n in ('a.png', 'model.pth')}
+    monkeypatch.setattr(atomic_file.os, 'replace', lambda src, dst: (_ for _ in ()).throw(
+        KeyboardInterrupt))
+    for write in (lambda: save_rgb(str(tmp_path / 'a.png'), picture[:3]),
+                  lambda: atomic_file.torch_save_atomically({}, str(tmp_path / 'model.pth')),
+                  lambda: atomic_file.write_atomically(str(tmp_path / 's.npy'),
+                                                       lambda f: np.save(f, picture))):
+        try:
+            write()
+        except KeyboardInterrupt:
+            pass
+    monkeypatch.undo()
+    assert sorted(os.listdir(tmp_path)) == ['a.png', 'model.pth', 'plain.png', 'sub']
+    assert {n: (tmp_path / n).read_bytes() for n in before} == before

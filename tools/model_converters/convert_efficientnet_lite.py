@@ -11,8 +11,7 @@ import argparse
 import os
 import os.path as osp
 
-import torch
-
+from apc_mmseg.utils.atomic_file import torch_save_atomically
 from apc_mmseg.utils.checkpoint import load_checkpoint_file
 from apc_mmseg.utils.efficientnet_lite_weights import convert_efficientnet_lite
 
@@ -42,7 +41,8 @@ def main(argv=None):
         raise SystemExit(str(e))
     converted = convert_efficientnet_lite(source, src)
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
-    torch.save(dict(state_dict=converted, meta=dict(source=osp.basename(src))), args.dst)
+    checkpoint = dict(state_dict=converted, meta=dict(source=osp.basename(src)))
+    torch_save_atomically(checkpoint, args.dst)  # whole or not at all
     print(f'{len(converted)} tensors (backbone.*, head.fc.*) -> {args.dst}')
 
 

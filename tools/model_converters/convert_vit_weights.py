@@ -8,8 +8,7 @@ import argparse
 import os
 import os.path as osp
 
-import torch
-
+from apc_mmseg.utils.atomic_file import torch_save_atomically
 from apc_mmseg.utils.vit_weights import convert, load_source
 
 
@@ -25,8 +24,9 @@ def main(argv=None):
     except (ValueError, RuntimeError, FileNotFoundError) as e:
         raise SystemExit(str(e))
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
-    torch.save(dict(state_dict=converted, meta=dict(source=osp.basename(args.src),
-                                                    target=args.target)), args.dst)
+    checkpoint = dict(state_dict=converted, meta=dict(source=osp.basename(args.src),
+                                                      target=args.target))
+    torch_save_atomically(checkpoint, args.dst)  # whole or not at all
     grid = int(round((converted['pos_embed'].shape[1] - 1) ** 0.5))
     print(f'{len(converted)} tensors for {args.target} '
           f'(position grid {grid}x{grid}) -> {args.dst}')
