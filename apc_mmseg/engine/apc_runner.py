@@ -21,6 +21,18 @@ from .runner_config import (
 )
 
 
+def determinism_refusal(refused) -> str:
+    """The refusal's message, built from the probe's findings alone (the ops
+    torch refuses change between torch releases): each refused op in the
+    order the run meets it, where APC runs it and what torch said."""
+    ops = '; '.join(f'({i}) {r.where} (torch: "{r.torch_says}")'
+                    for i, r in enumerate(refused, 1))
+    return ('randomness.deterministic=True is not supported on CUDA with torch '
+            f'{torch.__version__}: in deterministic mode torch refuses {ops}. The run '
+            'would stop at the first of them. Drop it (a resumed run still restores every '
+            'random state), or run on CPU (CUDA_VISIBLE_DEVICES=).')
+
+
 def refuse_cuda_determinism(cfg) -> None:
     """``randomness.deterministic=True`` on CUDA: torch raises at the first
     op without a deterministic CUDA kernel, mid-run. The ops an APC run meets
@@ -31,12 +43,7 @@ def refuse_cuda_determinism(cfg) -> None:
     device = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
     refused = nondeterministic_ops(device)
     if refused:
-        raise ValueError(
-            'randomness.deterministic=True is not supported on CUDA: torch refuses, in '
-            'deterministic mode, ' + '; '.join(f'({i}) {op}' for i, op in
-                                               enumerate(refused, 1))
-            + '. The run would stop at the first of them. Drop it (a resumed run still '
-            'restores every random state), or run on CPU (CUDA_VISIBLE_DEVICES=).')
+        raise ValueError(determinism_refusal(refused))
 
 
 @RUNNERS.register_module()

@@ -78,7 +78,7 @@ def test_without_the_hook_logging_syncs_once_a_value(monkeypatch):
     assert events[3:] == ['item'] * len(outputs), events
 
 
-def test_the_logged_values_are_the_steps(device):
+def test_the_logged_values_are_the_steps(device, monkeypatch):
     """On every device: the floats are the step's own values. On a GPU,
     torch's own sync detector also counts the step's syncs (the recorder
     above sees only those made from Python)."""
@@ -88,13 +88,42 @@ def test_the_logged_values_are_the_steps(device):
     LogVarsToHostHook().after_train_iter(runner, 0, None, outputs)
     assert outputs == pytest.approx(want, rel=0, abs=0)
     if device.type == 'cuda':
-        hooks = [LogVarsToHostHook(), RuntimeInfoHook()]
+        data = model.data_preprocessor(batch(), True)
         torch.cuda.set_sync_debug_mode('warn')
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter('always')
-                step_and_log(model, wrapper, hooks, runner)
+                counted_step(model, wrapper, runner, data, monkeypatch)
         finally:
             torch.cuda.set_sync_debug_mode('default')
         syncs = [str(w.message) for w in caught if 'synchroniz' in str(w.message)]
         assert len(syncs) <= 4, syncs
+
+
+def counted_step(model, wrapper, runner, data, monkeypatch):
+    """One step and its logging, on ``data`` the data preprocessor has
+    already put on the device. Torch's detector warns at each blocking
+    host-to-device copy too, one a tensor of the batch: those are the data
+    path's, not the step's syncs, so the preprocessing runs before the count
+    and the step takes its output as it is."""
+    monkeypatch.setattr(model.data_preprocessor, 'forward', lambda data, training=False: data)
+    outputs = model.train_step(data, wrapper)
+    for hook in (LogVarsToHostHook(), RuntimeInfoHook()):
+        hook.after_train_iter(runner, 0, None, outputs)
+    return outputs
+
+
+def test_the_counted_step_moves_no_batch_and_syncs_four_times(monkeypatch):
+    """The GPU count's region, run on the CPU: mmengine's ``cast_data`` (the
+    batch's copies to the device) is not called in it, and what it does
+    sync is the four syncs counted above."""
+    model, wrapper, runner = tiny_step('cpu')
+    data = model.data_preprocessor(batch(), True)
+    casts = []
+    cast = model.data_preprocessor.cast_data
+    monkeypatch.setattr(model.data_preprocessor, 'cast_data',
+                        lambda data: casts.append(data) or cast(data))
+    events = record_syncs(monkeypatch)
+    outputs = counted_step(model, wrapper, runner, data, monkeypatch)
+    assert casts == [] and events == ['mask-index', 'mask-index', 'tolist', 'tolist'], events
+    assert runner.message_hub.get_scalar('train/loss_cls').current() == outputs['loss_cls']

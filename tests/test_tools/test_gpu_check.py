@@ -64,10 +64,12 @@ def load_gpu_check():
     return module
 
 
-def fake_sh(cmd, log):
+def fake_sh(cmd, log, nodes=1, calls=None):
     """Every step succeeds and leaves what the tool reads afterwards."""
     import json
     words = [str(w) for w in cmd]
+    if calls is not None:
+        calls.append((words, nodes))
     with open(log, 'w') as f:
         f.write('Resumed checkpoint\n' if '--resume' in words else 'ok\n')
     if '--resume' in words:
@@ -88,24 +90,68 @@ def fake_sh(cmd, log):
 
 
 @pytest.mark.parametrize('gpus', [1, 2])
-def test_the_table_says_when_per_rank_code_ran_on_one_rank(tmp_path, monkeypatch, capsys, gpus):
-    """On one GPU the multi-rank steps run with world size 1: the table says
-    the per-rank code was not checked there (and that alone fails nothing);
-    on two GPUs it is checked by those steps. (A simulated GPU; the steps
-    themselves are stand-ins.)"""
+def test_the_multi_rank_steps_run_two_ranks_on_one_gpu(tmp_path, monkeypatch, capsys, gpus):
+    """On one GPU the multi-rank steps run 2 one-process nodes sharing it,
+    over gloo, so the per-rank code runs with 2 ranks; the table says NCCL
+    was not checked (and that alone fails nothing). On two GPUs: one node of
+    2 processes, NCCL. (A simulated GPU; the steps themselves are
+    stand-ins.)"""
+    import functools
+
     import torch
     tool = load_gpu_check()
+    calls = []
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
     monkeypatch.setattr(torch.cuda, 'device_count', lambda: gpus)
     monkeypatch.setattr(torch.cuda, 'get_device_name', lambda i=0: 'NVIDIA H200')
-    monkeypatch.setattr(tool, 'sh', fake_sh)
+    monkeypatch.setattr(tool, 'sh', functools.partial(fake_sh, calls=calls))
     monkeypatch.setattr(tool, 'read_loss_rows', lambda work: [])
     monkeypatch.setattr(tool, 'losses_verdict', lambda rows: (True, 'losses finite'))
     assert tool.main(['--work-dir', str(tmp_path / 'work')]) == 0
     table = capsys.readouterr().out.split('gpu-check on NVIDIA H200')[1]
     not_checked = [line for line in table.splitlines() if 'NOT CHECKED' in line]
+    dist = [(words, nodes) for words, nodes in calls if words[1].startswith('tools/dist_')]
+    assert len(dist) == 3  # train, resume, test
+    gloo = 'env_cfg.dist_cfg.backend=gloo'
     if gpus == 1:
-        assert len(not_checked) == 1 and 'per-rank code on GPU' in not_checked[0]
+        assert [nodes for _, nodes in dist] == [2, 2, 2]
+        assert all(gloo in words and words[3 if 'dist_train' in words[1] else 4] == '1'
+                   for words, _ in dist)  # one process a node
+        assert 'global_batch_size=8' in dist[0][0]  # 4 a rank
+        assert len(not_checked) == 1 and 'NCCL between GPUs' in not_checked[0]
+        assert 'dist_train.sh on 1 GPU x 2 processes (gloo)' in table
     else:
+        assert all(nodes == 1 and gloo not in words for words, nodes in dist)
+        assert 'global_batch_size=8' in dist[0][0]
         assert not_checked == [] and f'dist_train.sh on {gpus} GPU(s)' in table
-    assert 'FAIL' not in table
+    assert 'per-rank code on GPU' not in table and 'FAIL' not in table
+
+
+def test_two_one_process_nodes_train_as_one_run_on_cpu(tmp_path, demo_data, monkeypatch):
+    """The launch the one-GPU check uses, dry-run on the CPU: two copies of
+    tools/dist_train.sh, one process each, make one run of world size 2 on
+    this machine (each process LOCAL_RANK 0, as each needs on one GPU)."""
+    from helpers import DEMO_CONFIG, cfg_options_argv, tiny_cfg_options, tool_env
+    tool = load_gpu_check()
+    for key, value in tool_env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '')
+    monkeypatch.setenv('PYTHON', sys.executable)
+    work, log = tmp_path / 'work', str(tmp_path / 'dist_train.log')
+    options = dict(tiny_cfg_options(demo_data, max_iters=2), **{
+        'env_cfg.dist_cfg.backend': 'gloo', 'train_cfg.val_interval': 1000})
+    ok, detail = tool.sh(['bash', 'tools/dist_train.sh', DEMO_CONFIG, '1', '--work-dir',
+                          str(work)] + cfg_options_argv(options), log, nodes=2)
+    text = open(log).read()
+    assert ok, detail + text[-3000:]  # both nodes exited 0
+    assert '2 images a step = 2 process(es) x 1' in text and (work / 'iter_2.pth').is_file()
+
+
+def test_a_failing_node_stops_the_others(tmp_path):
+    """Node 1 fails at once: node 0, which would wait for it, is stopped."""
+    import time
+    tool = load_gpu_check()
+    cmd = ['bash', '-c', 'if [ "$NODE_RANK" = 1 ]; then exit 3; fi; sleep 300']
+    start = time.monotonic()
+    ok, detail = tool.sh(cmd, str(tmp_path / 'log'), nodes=2)
+    assert not ok and 'rc 3' in detail and time.monotonic() - start < 30, detail

@@ -6,9 +6,11 @@ configs/apc/apc_vitb16_voc.py with --amp on generated VOC-layout data at 384
 from random init (losses finite throughout, loss_pcl > 0 at some point,
 loss_cls falling); tools/dist_train.sh on every visible GPU, then --resume
 from its checkpoint; tools/dist_test.sh --out; the benchmark with --amp into
-JSON. Prints one verdict table and exits 1 if anything failed; on one GPU
-the multi-rank steps run one rank, and the table says the per-rank code was
-not checked there. On a machine
+JSON. Prints one verdict table and exits 1 if anything failed. On one GPU
+the multi-rank steps run 2 processes sharing it, so the per-rank code runs
+with 2 ranks there too: they start as two one-process nodes (mmengine puts
+each process on GPU LOCAL_RANK, 0 for both), over gloo (NCCL refuses two
+ranks on one GPU), and the table says NCCL was not checked. On a machine
 without a GPU it says so and exits 0: nothing was checked. Where `nvidia-smi -L`
 lists a GPU that torch cannot use (a torch build for a newer CUDA than the
 driver, a CPU build) it exits 1 and says what to install.
@@ -16,14 +18,17 @@ driver, a CPU build) it exits 1 and says what to install.
     python tools/analysis_tools/gpu_check.py [--work-dir work_dirs/gpu_check]
 """
 import argparse
+import contextlib
 import glob
 import json
 import os
 import os.path as osp
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import torch
 from mmengine.config import Config
@@ -36,12 +41,48 @@ CONFIG = 'configs/gpu_check/apc_vitb16_generated.py'
 VERDICT = {True: 'PASS', False: 'FAIL', None: 'NOT CHECKED'}
 
 
-def sh(cmd, log):
+def sh(cmd, log, nodes=1):
+    """Run ``cmd`` with its output in ``log``; (True when it exits 0, detail).
+
+    ``nodes`` > 1 (a dist_*.sh command): that many copies at once, as the
+    one-process nodes of one run (dist_*.sh's NNODES and NODE_RANK), node i
+    logging to ``log.node<i>`` from 1 on. When one fails the others are
+    stopped: they would wait for it until the rendezvous times out. (A node's
+    torchrun may log "Error waiting on exit barrier" when node 0, which holds
+    the rendezvous store, ends first: harmless, its exit status stays 0.)
+    """
     # dist_*.sh: a free port each time, not 29500 (another job may hold it)
-    env = dict(os.environ, PORT=str(free_port()))
-    with open(log, 'w') as f:
-        proc = subprocess.run(cmd, cwd=REPO, stdout=f, stderr=subprocess.STDOUT, env=env)
-    return proc.returncode == 0, f'rc {proc.returncode}, log {log}'
+    port = str(free_port())
+    logs = [log] + [f'{log}.node{i}' for i in range(1, nodes)]
+    procs = []
+    for rank, path in enumerate(logs):
+        env = dict(os.environ, PORT=port)
+        if nodes > 1:
+            env.update(NNODES=str(nodes), NODE_RANK=str(rank))
+        with open(path, 'w') as f:  # nodes in their own groups, to stop them whole
+            procs.append(subprocess.Popen(cmd, cwd=REPO, stdout=f, stderr=subprocess.STDOUT,
+                                          env=env, start_new_session=nodes > 1))
+    codes = wait_all(procs)
+    detail = ', '.join(f'rc {c}, log {p}' for c, p in zip(codes, logs))
+    return all(c == 0 for c in codes), detail
+
+
+def wait_all(procs, poll_s=1.0):
+    """The exit codes of ``procs``; once one fails (or this process is
+    interrupted), the process groups of those still running (torchrun and
+    its worker) are terminated."""
+    try:
+        while any(p.poll() is None for p in procs):
+            if any(p.poll() not in (None, 0) for p in procs):
+                break
+            time.sleep(poll_s)
+    finally:
+        if len(procs) > 1:
+            for p in procs:
+                if p.poll() is None:
+                    with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+                        os.killpg(p.pid, signal.SIGTERM)
+    return [p.wait() for p in procs]
 
 
 def listed_gpus():
@@ -86,6 +127,15 @@ class Checks:
     def __init__(self, work: str, iters: int):
         self.work, self.iters = work, iters
         self.gpus = str(torch.cuda.device_count())
+        # One GPU: the multi-rank steps as 2 one-process nodes sharing it, over
+        # gloo. One node of 2 processes would not do: mmengine puts a process
+        # on GPU LOCAL_RANK (torch.cuda.set_device, DDP's device_ids), and
+        # there is no GPU 1; NCCL refuses two ranks on one GPU.
+        self.nodes = 2 if self.gpus == '1' else 1
+        self.ranks = int(self.gpus) * self.nodes
+        self.dist_opts = ['env_cfg.dist_cfg.backend=gloo'] if self.nodes > 1 else []
+        self.on = (f'{self.gpus} GPU(s)' if self.nodes == 1 else
+                   f'1 GPU x {self.ranks} processes (gloo)')
         self.py = sys.executable
         os.environ['PYTHON'] = self.py  # for dist_*.sh
         self.data = osp.join(work, 'data')
@@ -121,30 +171,30 @@ class Checks:
 
     def dist_train_and_resume(self, dist_dir):
         short = ['train_cfg.val_interval=1000', 'default_hooks.checkpoint.interval=20',
-                 f'global_batch_size={4 * int(self.gpus)}']  # any GPU count
+                 f'global_batch_size={4 * self.ranks}', *self.dist_opts]  # any GPU count
         run = ['bash', 'tools/dist_train.sh', CONFIG, self.gpus, '--amp', '--work-dir', dist_dir]
-        self.step(f'dist_train.sh on {self.gpus} GPU(s)', sh(
+        self.step(f'dist_train.sh on {self.on}', sh(
             run + ['--cfg-options', *self.opts, *short, 'train_cfg.max_iters=20'],
-            self.log('dist_train')))
+            self.log('dist_train'), self.nodes))
         self.step('dist_train.sh --resume', sh(
             run + ['--resume', '--cfg-options', *self.opts, *short, 'train_cfg.max_iters=40'],
-            self.log('resume')))
+            self.log('resume'), self.nodes))
         resumed = 'resumed' in open(self.log('resume')).read().lower() and \
             osp.isfile(osp.join(dist_dir, 'iter_40.pth'))
         self.step('resume continued from iter_20', (resumed, 'iter_40.pth written after resuming'))
-        if self.gpus == '1':
-            # One process per GPU (NCCL): with world size 1, all_gather_object
-            # returns at once, so the per-rank paths ran with one rank only.
-            self.step('per-rank code on GPU', (
-                None, 'not checked: 1 GPU, so world size 1 (random-state pooling, rank-wise '
-                'metrics and masks ran for one rank); the 2-process gloo tests cover them on CPU'))
+        if self.nodes > 1:
+            self.step('NCCL between GPUs', (
+                None, f'not checked: 1 GPU (the per-rank code ran with {self.ranks} ranks '
+                'sharing it, over gloo: NCCL refuses two ranks on one GPU)'))
 
     def dist_test(self, checkpoint):
         out = osp.join(self.work, 'preds')
         ok, detail = sh(['bash', 'tools/dist_test.sh', CONFIG, checkpoint, self.gpus, '--out',
-                         out, '--cfg-options', *self.opts], self.log('dist_test'))
+                         out, '--cfg-options', *self.opts, *self.dist_opts],
+                        self.log('dist_test'), self.nodes)
         pngs = len(glob.glob(osp.join(out, '*.png')))
-        self.step('dist_test.sh --out', (ok and pngs == 8, f'{pngs} of 8 masks; {detail}'))
+        self.step(f'dist_test.sh --out on {self.on}',
+                  (ok and pngs == 8, f'{pngs} of 8 masks; {detail}'))
 
     def benchmark(self):
         bench = osp.join(self.work, 'benchmark.json')
@@ -167,9 +217,9 @@ class Checks:
         """Print the verdicts; 1 when a check failed (not checked is no failure)."""
         print(f'\ngpu-check on {torch.cuda.get_device_name(0)} x{self.gpus}, '
               f'torch {torch.__version__}')
-        print(f"{'check':40s} verdict  detail")
+        print(f"{'check':48s} verdict  detail")
         for name, ok, detail in self.results:
-            print(f'{name:40s} {VERDICT[ok]:7s}  {detail}')
+            print(f'{name:48s} {VERDICT[ok]:7s}  {detail}')
         return 0 if all(ok is not False for _, ok, _ in self.results) else 1
 
 
