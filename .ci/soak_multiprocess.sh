@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The multi-process checks, N times in a row (default 30), with one CPU-bound
 # load process per core running beside them: the pytest tests that start 2
-# gloo ranks (forked from the tests' zygote), and short 2-rank tools/dist_train.sh and
-# tools/dist_test.sh runs (new interpreters, as users run them).
+# gloo ranks, and short 2-rank tools/dist_train.sh and tools/dist_test.sh runs.
 # Any failure stops the loop and prints its log. Not part of CI (tens of
 # minutes); run it after touching launch/exit code:
 #     bash .ci/soak_multiprocess.sh 30
@@ -37,7 +36,6 @@ for i in $(seq "$N"); do
     export PORT=$((20000 + RANDOM % 20000))
     case $check in
       pytest) $PY -m pytest -q -p no:cacheprovider tests/test_engine/test_one_vs_two_processes.py \
-                tests/test_tool_zygote.py \
                 "tests/test_tools/test_train_test.py::test_ddp_ranks_hold_identical_weights_through_the_warm_up" \
                 "tests/test_engine/test_rng_state_hook.py::test_validation_between_save_and_kill_changes_nothing" \
                 >"$log" 2>&1 ;;

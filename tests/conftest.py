@@ -10,6 +10,7 @@ from helpers import (
     DEVICES,
     REPO,
     build_once,
+    call_tool,
     cfg_options_argv,
     free_port,
     run,
@@ -77,12 +78,10 @@ def converted_lite0():
     (pretrain/, ignored by git), made as `make demo` makes it."""
     import fcntl
     import os
-    import subprocess
     path = osp.join(REPO, 'pretrain', 'efficientnet-lite0_in1k_mmpretrain.pth')
     os.makedirs(osp.dirname(path), exist_ok=True)
     with open(path + '.lock', 'w') as lock:  # one xdist worker converts, the others wait
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not osp.isfile(path):
-            subprocess.run([sys.executable, 'tools/model_converters/convert_efficientnet_lite.py',
-                            path], cwd=REPO, env=tool_env(), check=True, capture_output=True)
+            call_tool('tools/model_converters/convert_efficientnet_lite.py', [path])
     return path

@@ -1,15 +1,18 @@
 """What the tests share: paths, the device list, tiny configs and batches,
-running the tools as processes. Fixtures are in conftest.py."""
-import atexit
+running the tools in this process (``call_tool``) or as processes (``run``,
+where the process is the point: launchers, ranks, signals, the environment
+a tool starts with). Fixtures are in conftest.py."""
 import contextlib
 import fcntl
 import functools
 import importlib.machinery
 import importlib.util
+import io
 import logging
 import os
 import os.path as osp
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -45,6 +48,78 @@ def load_tool(path: str):
     return tool
 
 
+# Process-wide switches a run may turn (mmengine's randomness and env_cfg, APCRunner's
+# TF32, the lab's fix_numerics).
+_TORCH_FLAGS = ((torch.backends.cudnn, 'benchmark'), (torch.backends.cudnn, 'deterministic'),
+                (torch.backends.cudnn, 'allow_tf32'), (torch.backends.cuda.matmul, 'allow_tf32'),
+                (torch.backends.mkldnn, 'enabled'))
+
+
+def call_tool(path: str, argv, env=None) -> str:
+    """``load_tool(path).main(argv)`` in this process, for a tool run once where
+    the process is not the point; returns what it printed and logged (stdout,
+    stderr, mmengine's loggers: what ``run`` returns of a process). An error
+    is raised as the tool raised it (its output printed, for the report).
+    ``env``: variables set for the call. The working folder is REPO, as for
+    ``run``; the process is left as it was: the environment, the working
+    folder, signal handlers, torch's threads and switches. mmengine's global
+    instances (loggers, message hubs, visualizers, scopes) are set aside for
+    the call, which starts without any as a process would, and put back
+    after it (a runner would otherwise get an earlier one of the same name,
+    with that one's files: names are the second a runner started, and
+    mmseg's visualizer is always ``visualizer``).
+    glibc's malloc is left alone (``APC_MMSEG_TUNE_MALLOC=0`` unless ``env``
+    says otherwise). What a process reads as it starts cannot be set here: a
+    GPU hidden by ``CUDA_VISIBLE_DEVICES``, the kernels ``pin_isa`` picks; such
+    runs, and runs compared with a process's numbers, are processes."""
+    from mmengine.logging import MMLogger
+    from mmengine.utils import ManagerMixin
+
+    def managers(cls=ManagerMixin):
+        yield cls
+        for sub in cls.__subclasses__():
+            yield from managers(sub)
+    instances = {cls: cls._instance_dict.copy() for cls in managers()}
+    for cls in instances:
+        cls._instance_dict.clear()
+    saved_env, cwd = dict(os.environ), os.getcwd()
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    threads, flags = torch.get_num_threads(), [getattr(m, a) for m, a in _TORCH_FLAGS]
+    deterministic = (torch.are_deterministic_algorithms_enabled(),
+                     torch.is_deterministic_algorithms_warn_only_enabled())
+    out = io.StringIO()
+    try:
+        os.environ.update({'APC_MMSEG_TUNE_MALLOC': '0', **(env or {})})
+        os.chdir(REPO)
+        tool = load_tool(path)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            # the current logger until the tool makes its own, writing to ``out``
+            MMLogger.get_instance('call_tool')
+            tool.main([str(word) for word in argv])
+    except BaseException:
+        print(out.getvalue())
+        raise
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        os.chdir(cwd)
+        for sig, handler in handlers.items():
+            if handler is not None:  # None: not set from Python
+                signal.signal(sig, handler)
+        torch.set_num_threads(threads)
+        for (module, attr), value in zip(_TORCH_FLAGS, flags):
+            setattr(module, attr, value)
+        torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
+        for cls in managers():
+            for instance in cls._instance_dict.values():
+                if isinstance(instance, MMLogger):
+                    for handler in instance.handlers:
+                        handler.close()
+            cls._instance_dict.clear()
+            cls._instance_dict.update(instances.get(cls, {}))
+    return out.getvalue()
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
@@ -58,132 +133,9 @@ def run(cmd, env, timeout=600):
 
 
 def run_process(cmd, env, timeout=600):
-    """``subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True)``;
-    a Python tool is forked from the zygote when it can be, and so are the
-    launchers and ranks that ``PYTHON`` and torchrun's ``PYTHON_EXEC`` start
-    (tool_zygote.py)."""
-    env = ZYGOTE.launch_env(env)
-    if ZYGOTE.can_run(cmd, env):
-        proc = ZYGOTE.run(cmd, env, timeout)
-        if proc is not None:
-            return proc
+    """``subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True)``."""
     return subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True,
                           timeout=timeout)
-
-
-class Zygote:
-    """The tests' client of tests/tool_zygote.py: one zygote per pytest
-    process, started on first use, ended with the process."""
-
-    def __init__(self):
-        self.proc = None
-        self.env = None
-
-    @staticmethod
-    def usable():
-        return 'cuda' not in DEVICES  # a CUDA context does not survive a fork
-
-    def can_run(self, cmd, env):
-        import tool_zygote
-        if not self.usable() or len(cmd) < 2 or cmd[0] != sys.executable:
-            return False
-        parsed = tool_zygote.parse_argv(cmd[1:])
-        if parsed is None:
-            return False
-        _, kind, target, _ = parsed
-        if kind == '-c':
-            source = target
-        elif kind == '-m':
-            source = ''
-        else:
-            script = target if osp.isabs(target) else osp.join(REPO, target)
-            if not script.endswith('.py') or not osp.isfile(script):
-                return False
-            with open(script) as f:
-                source = f.read()
-        if 'pin_isa' in source:  # it chooses torch's kernels before torch loads
-            return False
-        return tool_zygote.start_differs(env, self.env or tool_env()) is None
-
-    def launch_env(self, env):
-        """``env`` with ``PYTHON`` (when it names this interpreter) and
-        ``PYTHON_EXEC`` (torchrun's) set to the zygote's stand-in."""
-        if not self.usable():
-            return env
-        env = dict(env)
-        if env.get('PYTHON') == sys.executable:
-            env['PYTHON'] = self.interpreter()
-        env.setdefault('PYTHON_EXEC', self.interpreter())
-        return env
-
-    def interpreter(self):
-        """What to run where a tool would run this Python: the stand-in."""
-        if not self.usable():
-            return sys.executable
-        self.ensure_started()
-        return self.stand_in
-
-    def ensure_started(self):
-        if self.proc is not None and self.proc.poll() is None:
-            return
-        import tempfile
-
-        import tool_zygote
-        self.env = tool_env()
-        self.folder = tempfile.mkdtemp(prefix='zygote-')  # a socket path is at most 107 bytes
-        self.socket = osp.join(self.folder, 'socket')
-        self.log = osp.join(self.folder, 'log')
-        with open(self.log, 'w') as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, osp.join(REPO, 'tests', 'tool_zygote.py'), self.socket],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
-                cwd=REPO, env=self.env)
-        if self.proc.stdout.readline() != 'ready\n':
-            raise RuntimeError(f'tests/tool_zygote.py did not start (exit {self.proc.wait()}; '
-                               f'its output: {self.log})')
-        self.stand_in = tool_zygote.write_stand_in(self.folder, self.socket)
-
-    def close(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.stdin.close()  # the zygote's loop ends
-            self.proc.wait()
-            shutil.rmtree(self.folder, ignore_errors=True)
-
-    def run(self, cmd, env, timeout):
-        """The run's CompletedProcess, or None when the zygote refuses it."""
-        import tempfile
-        import threading
-
-        import tool_zygote
-        self.ensure_started()
-        with tempfile.TemporaryDirectory() as folder:
-            out, err = osp.join(folder, 'stdout'), osp.join(folder, 'stderr')
-            with open(os.devnull) as i, open(out, 'w') as o, open(err, 'w') as e:
-                conn, reader, first = tool_zygote.connect(
-                    self.socket, cmd[1:], dict(env), REPO, [i.fileno(), o.fileno(), e.fileno()])
-            with conn, reader:
-                if 'refused' in first:
-                    return None
-                pid = first['pid']
-                killed = []  # the timer's own flag is set by cancel() too
-
-                def kill():
-                    killed.append(pid)
-                    os.kill(pid, 9)
-                timer = threading.Timer(timeout, kill)
-                timer.start()
-                try:
-                    code = tool_zygote.answer(reader)['returncode']
-                finally:
-                    timer.cancel()
-            if killed:
-                raise subprocess.TimeoutExpired(cmd, timeout)
-            with open(out) as f, open(err) as g:
-                return subprocess.CompletedProcess(cmd, code, f.read(), g.read())
-
-
-ZYGOTE = Zygote()
-atexit.register(ZYGOTE.close)
 
 
 @functools.lru_cache(maxsize=None)

@@ -9,7 +9,7 @@ import sys
 import mmseg
 import pytest
 import torch
-from helpers import DEMO_CONFIG, cfg_options_argv, free_port, run, tool_env
+from helpers import DEMO_CONFIG, call_tool, cfg_options_argv, free_port, run, tool_env
 from mmengine.config import Config
 
 from apc_mmseg.engine import APCRunner
@@ -48,20 +48,36 @@ def test_mmsegs_own_train_tool_trains_the_global_batch(procs, amp, tiny_options,
 
 def test_deterministic_is_refused_on_cuda_before_anything_is_built(monkeypatch, tmp_path):
     """The refusal names, in order, the ops the probe found refused on the
-    process's GPU (what torch refuses on a real GPU: test_determinism.py)."""
+    process's GPU, and no other (what torch refuses on a real GPU:
+    test_determinism.py). Simulated: a GPU, and a torch whose cross-entropy
+    refuses (torch's own alert), probed on the CPU."""
+    import torch.nn.functional as F
+    from torch._prims_common import alert_not_deterministic
+
     from apc_mmseg.engine import apc_runner
-    from apc_mmseg.utils.determinism import PROBES
+    from apc_mmseg.utils.determinism import PROBES, nondeterministic_ops
     cfg = Config.fromfile(DEMO_CONFIG)
     cfg.work_dir = str(tmp_path)
     cfg.randomness = dict(seed=0, deterministic=True)
     probed = []
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
     monkeypatch.setenv('LOCAL_RANK', '1')
+    real = F.cross_entropy
+
+    def refusing(*args, **kwargs):
+        alert_not_deterministic('nll_loss2d_forward_out_cuda_template')
+        return real(*args, **kwargs)
+    monkeypatch.setattr(F, 'cross_entropy', refusing)
     monkeypatch.setattr(apc_runner, 'nondeterministic_ops',
-                        lambda device: probed.append(device) or [PROBES[1][0], PROBES[2][0]])
-    with pytest.raises(ValueError, match=r'not supported on CUDA: .*\(1\) the backward of '
-                       r'bilinear upsampling.*\(2\) torch.histc'):
+                        lambda device: probed.append(device) or nondeterministic_ops(
+                            torch.device('cpu')))
+    with pytest.raises(ValueError, match=r'not supported on CUDA with torch .*: in '
+                       r"deterministic mode torch refuses \(1\) the decode loss's "
+                       r'cross-entropy .*\(torch: "nll_loss2d_forward_out_cuda_template does '
+                       r'not have a deterministic implementation"\)\. The run would stop') as e:
         APCRunner.from_cfg(cfg)
+    assert '(2)' not in str(e.value) and not any(
+        name in str(e.value) for name, _ in PROBES[:1] + PROBES[2:])
     assert probed == [torch.device('cuda', 1)]  # this rank's own GPU
     assert not list(tmp_path.iterdir())  # nothing was written
 
@@ -80,10 +96,8 @@ def test_a_run_resumed_with_a_longer_schedule_follows_the_new_schedule(demo_data
         opts.update({'param_scheduler.0.milestone': 6, 'param_scheduler.0.gamma': 0.1,
                      'train_cfg.val_interval': 100,
                      'default_hooks.checkpoint.interval': 4})
-        env = tool_env()
-        env['CUDA_VISIBLE_DEVICES'] = ''
-        return run([sys.executable, 'tools/train.py', DEMO_CONFIG, '--work-dir', str(work)]
-                   + (['--resume'] if resume else []) + cfg_options_argv(opts), env)
+        return call_tool('tools/train.py', [DEMO_CONFIG, '--work-dir', work]
+                         + (['--resume'] if resume else []) + cfg_options_argv(opts))
 
     def lrs(work):
         rows = [json.loads(line) for path in glob.glob(str(work / '*/vis_data/scalars.json'))

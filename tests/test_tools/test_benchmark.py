@@ -2,10 +2,11 @@
 import json
 import sys
 
-from helpers import DEMO_CONFIG, run, tool_env
+from helpers import DEMO_CONFIG, call_tool, run, tool_env
 
 
 def test_runs_every_part_and_reports_consistent_ratios(tmp_path):
+    # a process: the benchmark tunes glibc's malloc for good (malloc_tuned)
     out = tmp_path / 'bench.json'
     run([sys.executable, 'tools/analysis_tools/benchmark.py', DEMO_CONFIG, '--batch', '2',
          '--train-size', '96', '--test-size', '96', '--warmup', '0', '--reps', '2',
@@ -37,9 +38,9 @@ def test_runs_every_part_and_reports_consistent_ratios(tmp_path):
 
 def test_amp_run_on_cpu_is_bf16_and_finite(tmp_path):
     out = tmp_path / 'bench.json'
-    run([sys.executable, 'tools/analysis_tools/benchmark.py', DEMO_CONFIG, '--batch', '2',
-         '--train-size', '64', '--amp', '--warmup', '0', '--reps', '1', '--skip', 'infer',
-         'heads', 'crf', 'crf_eval', 'loader', '--out', str(out)], tool_env())
+    call_tool('tools/analysis_tools/benchmark.py', [
+        DEMO_CONFIG, '--batch', '2', '--train-size', '64', '--amp', '--warmup', '0', '--reps', '1',
+        '--skip', 'infer', 'heads', 'crf', 'crf_eval', 'loader', '--out', out])
     report = json.loads(out.read_text())
     assert report['train_dtype'] == 'bfloat16' and report['seconds']['train_full'] > 0
 

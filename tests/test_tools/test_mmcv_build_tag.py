@@ -6,7 +6,7 @@ import sys
 import textwrap
 
 import pytest
-from helpers import REPO, ZYGOTE, run_process
+from helpers import REPO, run_process
 
 SCRIPT = 'tools/misc/mmcv_build_tag.py'  # runs before mmcv exists: not in the package
 
@@ -100,9 +100,11 @@ FAKE_PIP = textwrap.dedent('''\
 
 
 # Loaded as sitecustomize: torch, once imported, reports a CUDA 12.8 build
-# and one visible GPU of compute capability 9.0 (an H100/H200).
+# and one visible GPU of compute capability 9.0 (an H100/H200); with
+# CUDA_VISIBLE_DEVICES empty, torch is left as it is (the GPU hidden, as the
+# driver hides it).
 SIMULATED_GPU = textwrap.dedent('''\
-    import importlib.abc, importlib.machinery, sys
+    import importlib.abc, importlib.machinery, os, sys
 
     class PatchTorch(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path, target=None):
@@ -114,6 +116,8 @@ SIMULATED_GPU = textwrap.dedent('''\
 
             def exec_module(module):
                 load(module)
+                if os.environ.get('CUDA_VISIBLE_DEVICES') == '':
+                    return
                 module.version.cuda = '12.8'
                 module.cuda.is_available = lambda: True
                 module.cuda.device_count = lambda: 1
@@ -148,8 +152,7 @@ def make_mmcv(tmp_path, force_cuda, extra_env=None, wheels_var='WHEELHOUSE'):
                **(extra_env or {}))
     env.pop('TORCH_CUDA_ARCH_LIST', None)
     env.pop('MAX_JOBS', None)
-    python = ZYGOTE.interpreter()  # the script's runs forked, when they start alike
-    cmd = ['make', '--no-print-directory', 'mmcv', f'PY={python}',
+    cmd = ['make', '--no-print-directory', 'mmcv', f'PY={sys.executable}',
            f'PIP={sys.executable} {fake}', f'{wheels_var}={tmp_path / "wheels"}']
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     log_file = tmp_path / 'pip.log'
@@ -172,9 +175,14 @@ def test_a_visible_gpu_gets_cpu_ops_unless_cuda_ops_are_asked_for(tmp_path):
 @pytest.mark.parametrize('gpu', [False, True], ids=['no_gpu', 'simulated_sm90'])
 def test_cached_cpu_wheel_is_not_installed_for_a_cuda_request(tmp_path, gpu):
     """The expected wheel is the one of the rule the Makefile follows (the
-    script on this machine, with a visible GPU's own architecture)."""
+    script on this machine, with a visible GPU's own architecture). Both on
+    a (simulated) sm_90 host, whose GPU ``no_gpu`` hides: the default list
+    is asserted where no GPU is visible, on a GPU host too (``make
+    gpu-check`` runs this on one)."""
     import torch
-    env = simulated_gpu_env(tmp_path) if gpu else {}
+    env = simulated_gpu_env(tmp_path)
+    if not gpu:
+        env['CUDA_VISIBLE_DEVICES'] = ''
     cpu_dir = tmp_path / 'wheels' / 'mmcv-2.1.0' / tag_for(torch.__version__, None)
     cpu_dir.mkdir(parents=True)
     (cpu_dir / 'mmcv-2.1.0-cp311-cp311-linux_x86_64.whl').write_text('cpu build')

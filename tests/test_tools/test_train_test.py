@@ -9,6 +9,7 @@ import pytest
 import torch
 from helpers import (
     REPO,
+    call_tool,
     cfg_options_argv,
     device_env,
     free_port,
@@ -102,8 +103,8 @@ def test_resume_continues_from_the_last_checkpoint(trained, tmp_path):
     resumed = str(tmp_path / 'resumed')
     shutil.copytree(work_dir, resumed)
     options = dict(options, **{'train_cfg.max_iters': 6, 'default_hooks.checkpoint.interval': 2})
-    log = run([sys.executable, 'tools/train.py', CONFIG, '--work-dir', resumed, '--resume']
-              + cfg_options_argv(options), tool_env())
+    log = call_tool('tools/train.py', [CONFIG, '--work-dir', resumed, '--resume']
+                    + cfg_options_argv(options))
     assert 'resumed epoch: 0, iter: 4' in log
     assert osp.isfile(osp.join(resumed, 'iter_6.pth'))
     assert not osp.isfile(osp.join(resumed, 'iter_2.pth'))  # it did not start again

